@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * The `aicb` command. Each subcommand lives in its own module; this file only dispatches and
+ * is the one place that touches process arguments, streams and exit codes.
+ */
+import { readFileSync } from 'node:fs';
+import { runCrd } from './crd-command.ts';
+import { runValidate } from './validate-command.ts';
+import type { CommandIo } from './command-io.ts';
+
+const USAGE = `aicb — circuit breakers and fallback for AI provider calls
+
+Usage:
+  aicb validate -f FILE [-f FILE ...]   Validate AICircuitPolicy YAML (single or multi-document)
+                                        offline, with the same rules as the cluster. Exit 1 on problems.
+  aicb crd                              Print the AICircuitPolicy CustomResourceDefinition.
+  aicb --version                        Print the version.
+  aicb --help                           Show this help.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function main(argv: readonly string[], io: CommandIo): Promise<number> | number {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      io.out(USAGE);
+      return command === undefined ? 2 : 0;
+    case '-v':
+    case '--version':
+    case 'version':
+      io.out(`${version()}\n`);
+      return 0;
+    case 'validate':
+      return runValidate(rest, io);
+    case 'crd':
+      return runCrd(rest, io);
+    default:
+      io.err(`aicb: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+const io: CommandIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  readFile: (path) => readFileSync(path, 'utf8'),
+};
+
+Promise.resolve()
+  .then(() => main(process.argv.slice(2), io))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`aicb: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );

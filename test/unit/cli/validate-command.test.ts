@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CommandIo } from '../../../src/cli/command-io.ts';
+import { runCrd } from '../../../src/cli/crd-command.ts';
+import { runValidate } from '../../../src/cli/validate-command.ts';
+import { EXAMPLES_DIR, REPO_ROOT } from '../../support/fixtures.ts';
+
+function recordingIo(): CommandIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    out(text: string) {
+      io.stdout += text;
+    },
+    err(text: string) {
+      io.stderr += text;
+    },
+    readFile: (path: string) => readFileSync(path, 'utf8'),
+  };
+  return io;
+}
+
+describe('aicb validate', () => {
+  it('exits 0 and says valid for a valid file', () => {
+    const io = recordingIo();
+    expect(runValidate(['-f', join(EXAMPLES_DIR, 'valid-full.yaml')], io)).toBe(0);
+    expect(io.stdout).toContain('(shop/chat-egress): valid');
+  });
+
+  it('exits 1 and prints each problem with its path', () => {
+    const io = recordingIo();
+    expect(runValidate(['-f', join(EXAMPLES_DIR, 'invalid-fallback-loop.yaml')], io)).toBe(1);
+    expect(io.stdout).toContain('1 problem');
+    expect(io.stdout).toContain(
+      '  spec.fallbacks[0].to[1].upstream: a fallback chain must not lead back to its own upstream',
+    );
+  });
+
+  it('checks several files and fails if any document fails', () => {
+    const io = recordingIo();
+    const code = runValidate(
+      [
+        '-f',
+        join(EXAMPLES_DIR, 'valid-minimal.yaml'),
+        '-f',
+        join(EXAMPLES_DIR, 'invalid-provider.yaml'),
+      ],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(io.stdout).toMatch(/valid-minimal\.yaml \(minimal\): valid/);
+    expect(io.stdout).toMatch(/invalid-provider\.yaml \(bad\): 1 problem/);
+  });
+
+  it('exits 2 with a clear message for a missing file or no file', () => {
+    const io = recordingIo();
+    expect(runValidate(['-f', '/nonexistent/policy.yaml'], io)).toBe(2);
+    expect(io.stderr).toContain('cannot read /nonexistent/policy.yaml: ENOENT');
+    const io2 = recordingIo();
+    expect(runValidate([], io2)).toBe(2);
+    expect(io2.stderr).toContain('-f FILE');
+  });
+});
+
+describe('aicb crd', () => {
+  it('prints exactly the checked-in CRD', () => {
+    const io = recordingIo();
+    expect(runCrd([], io)).toBe(0);
+    expect(io.stdout).toBe(
+      readFileSync(join(REPO_ROOT, 'crds/aicircuitpolicies.aicircuit.io.yaml'), 'utf8'),
+    );
+  });
+});
