@@ -20,6 +20,8 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
+          // One real etcd + kube-apiserver per run (see test/support/kube-testenv/).
+          globalSetup: ['test/support/kube-testenv/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,

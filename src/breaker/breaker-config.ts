@@ -56,6 +56,7 @@ export interface RateRule {
   readonly minimumRequests: number;
 }
 
+/** One traffic tier: at or above this per-minute volume, trip after this many consecutive failures. */
 export interface AdaptiveTier {
   readonly minRequestsPerMinute: number;
   readonly failureThreshold: number;

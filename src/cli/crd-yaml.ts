@@ -9,5 +9,8 @@ const HEADER =
   '# Do not edit by hand: CI fails when this file differs from the generator output.\n';
 
 export function renderCrdYaml(): string {
-  return HEADER + stringify(buildCrdManifest(), { lineWidth: 0 });
+  // version 1.1: quote the keys and strings that YAML 1.1 readers take for booleans. kubectl and
+  // the API server read YAML 1.1 (sigs.k8s.io/yaml), where a bare `on:` (spec.alerting.on) is the
+  // key "true".
+  return HEADER + stringify(buildCrdManifest(), { lineWidth: 0, version: '1.1' });
 }

@@ -5,14 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { runCrd } from './crd-command.ts';
+import { runSidecar } from './sidecar-command.ts';
+import { runStatus } from './status-command.ts';
 import { runValidate } from './validate-command.ts';
 import type { CommandIo } from './command-io.ts';
 
 const USAGE = `aicb — circuit breakers and fallback for AI provider calls
 
 Usage:
+  aicb sidecar --config FILE            Run the sidecar proxy (127.0.0.1:15400) and admin server
+                                        (127.0.0.1:15401) on a policy file. See aicb sidecar --help.
   aicb validate -f FILE [-f FILE ...]   Validate AICircuitPolicy YAML (single or multi-document)
                                         offline, with the same rules as the cluster. Exit 1 on problems.
+  aicb status [--admin URL]             Show a sidecar's circuits as a table (exit 1 unless healthy).
   aicb crd                              Print the AICircuitPolicy CustomResourceDefinition.
   aicb --version                        Print the version.
   aicb --help                           Show this help.
@@ -43,6 +48,27 @@ function main(argv: readonly string[], io: CommandIo): Promise<number> | number 
       return runValidate(rest, io);
     case 'crd':
       return runCrd(rest, io);
+    case 'status':
+      return runStatus(rest, io, process.env);
+    case 'sidecar':
+      return runSidecar(rest, io, process.env).then((started) => {
+        if (typeof started === 'number') return started;
+        // Runs until SIGTERM / SIGINT; in-flight requests finish before the process exits.
+        return new Promise<number>((resolve) => {
+          const stop = () => {
+            started.stop().then(
+              () => {
+                resolve(0);
+              },
+              () => {
+                resolve(1);
+              },
+            );
+          };
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+      });
     default:
       io.err(`aicb: unknown command "${command}"\n\n${USAGE}`);
       return 2;

@@ -57,6 +57,7 @@ export function compilePolicy(
     upstreams: spec.upstreams.map((u) => compileUpstream(u, credential)),
     breaker: {
       keyBy: spec.breaker.keyBy,
+      base: compileBreaker(spec.breaker),
       endpoints: Object.fromEntries(
         ENDPOINT_CLASSES.map((c) => [c, compileBreaker(spec.breaker, spec.breaker.endpoints?.[c])]),
       ) as Record<EndpointClass, BreakerConfig>,

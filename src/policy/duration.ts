@@ -5,7 +5,7 @@
  */
 
 /** Accepted syntax: one or more `<number><unit>` groups, unit ms, s, m or h. */
-export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+export const DURATION_PATTERN = '^([0-9]+([.][0-9]+)?(ms|s|m|h))+$';
 
 const DURATION_RE = new RegExp(DURATION_PATTERN);
 const PART_RE = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g;

@@ -15,7 +15,13 @@ export interface PolicyDocument {
 
 /** Parses and validates every document; YAML syntax errors become problems of their document. */
 export function parsePolicyDocuments(text: string): PolicyDocument[] {
-  const documents = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  // YAML 1.1, as kubectl and the API server read it (sigs.k8s.io/yaml): there `on`, `yes` and
+  // `off` are booleans, so offline validation sees exactly what the cluster would.
+  const documents = parseAllDocuments(text, {
+    prettyErrors: true,
+    uniqueKeys: true,
+    version: '1.1',
+  });
   const list = Array.isArray(documents) ? documents : [documents];
   const out: PolicyDocument[] = [];
   for (const doc of list) {
@@ -31,9 +37,29 @@ export function parsePolicyDocuments(text: string): PolicyDocument[] {
       continue;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    out.push({ index, label: labelOf(value, index), result: validatePolicy(value) });
+    out.push({
+      index,
+      label: labelOf(value, index),
+      result: explainBooleanKeys(validatePolicy(value)),
+    });
   }
   return out;
+}
+
+/** A bare `on:` key reads as `true` in YAML 1.1; say so instead of only "unknown field". */
+function explainBooleanKeys(result: ValidationResult): ValidationResult {
+  if (result.ok) return result;
+  return {
+    ok: false,
+    problems: result.problems.map((p) =>
+      /unknown fields? .*"(true|false)"/.test(p.message)
+        ? {
+            ...p,
+            message: `${p.message} (YAML 1.1, which Kubernetes uses, reads a bare on/off/yes/no key as a boolean: quote it, e.g. 'on':)`,
+          }
+        : p,
+    ),
+  };
 }
 
 function labelOf(value: unknown, index: number): string {

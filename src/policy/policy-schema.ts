@@ -42,7 +42,8 @@ function duration(description: string) {
     }),
     [
       {
-        rule: "duration(self) > duration('0s')",
+        // Guarded by the pattern so a malformed value reports one error (the pattern's), not two.
+        rule: `!self.matches('${DURATION_PATTERN}') || duration(self) > duration('0s')`,
         message: 'must be a positive duration',
         check: (v) => {
           const ms = parseDurationMs(v);

@@ -97,6 +97,8 @@ export const PolicySnapshotSchema = z.strictObject({
   upstreams: z.array(CompiledUpstream).min(1),
   breaker: z.strictObject({
     keyBy: z.enum(['upstream', 'endpoint', 'model']),
+    /** spec.breaker alone: the settings of a breaker kept per upstream (keyBy upstream). */
+    base: BreakerConfigSchema,
     /** Fully merged settings per endpoint class (spec.breaker plus spec.breaker.endpoints.*). */
     endpoints: EndpointBreakers,
   }),

@@ -21,7 +21,7 @@ describe('docs/errors.md', () => {
     }
     const doc = readFileSync(join(REPO_ROOT, 'docs/errors.md'), 'utf8');
     const inDocs = new Set(
-      [...doc.matchAll(/^\| `(AICB_[A-Z0-9_]+)` \|/gm)].map((m) => m[1] ?? ''),
+      [...doc.matchAll(/^\| `(AICB_[A-Z0-9_]+)` +\|/gm)].map((m) => m[1] ?? ''),
     );
     expect([...inDocs].sort()).toEqual([...inSource].sort());
   });

@@ -1,0 +1,119 @@
+/**
+ * `aicb sidecar`: runs the proxy and admin servers. `--config FILE` selects standalone mode (a
+ * watched AICircuitPolicy file); the cluster mode, fed by the controller, comes with it.
+ */
+import { parseArgs } from 'node:util';
+import { buildSidecar, DEFAULT_MAX_BODY_BYTES } from '../dataplane/build-sidecar.ts';
+import { startStandalonePolicy } from '../dataplane/config/standalone-policy.ts';
+import { createLogger } from '../shared/create-logger.ts';
+import type { CommandIo } from './command-io.ts';
+
+export const SIDECAR_USAGE = `Usage: aicb sidecar --config FILE [options]
+
+  --config FILE          AICircuitPolicy YAML to run (watched; edits apply without restart)
+  --host HOST            proxy listen address (default 127.0.0.1, env AICB_HOST)
+  --port N               proxy port (default 15400, env AICB_PORT)
+  --admin-host HOST      admin listen address: health, metrics (default 127.0.0.1, env AICB_ADMIN_HOST)
+  --admin-port N         admin port (default 15401, env AICB_ADMIN_PORT)
+  --max-body-bytes N     largest request body accepted (default ${DEFAULT_MAX_BODY_BYTES})
+  --log-level LEVEL      trace, debug, info, warn, error (default info, env AICB_LOG_LEVEL)
+`;
+
+export interface RunningSidecar {
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function runSidecar(
+  args: readonly string[],
+  io: CommandIo,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<RunningSidecar | number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: [...args],
+      options: {
+        config: { type: 'string', short: 'c' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'admin-host': { type: 'string' },
+        'admin-port': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    io.err(`aicb sidecar: ${(error as Error).message}\n\n${SIDECAR_USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    io.out(SIDECAR_USAGE);
+    return 0;
+  }
+  const config = values.config ?? env.AICB_CONFIG;
+  if (config === undefined) {
+    io.err(
+      `aicb sidecar: --config FILE is required (cluster mode arrives with the controller)\n\n${SIDECAR_USAGE}`,
+    );
+    return 2;
+  }
+  const port = integer(values.port ?? env.AICB_PORT, 15400, 'port', io);
+  const adminPort = integer(values['admin-port'] ?? env.AICB_ADMIN_PORT, 15401, 'admin-port', io);
+  const maxBodyBytes = integer(
+    values['max-body-bytes'],
+    DEFAULT_MAX_BODY_BYTES,
+    'max-body-bytes',
+    io,
+  );
+  if (port === undefined || adminPort === undefined || maxBodyBytes === undefined) return 2;
+  const host = values.host ?? env.AICB_HOST ?? '127.0.0.1';
+  const adminHost = values['admin-host'] ?? env.AICB_ADMIN_HOST ?? '127.0.0.1';
+
+  let secrets: () => readonly string[] = () => [];
+  const logger = createLogger({
+    level: values['log-level'] ?? env.AICB_LOG_LEVEL ?? 'info',
+    name: 'aicb-sidecar',
+    secrets: () => secrets(),
+  });
+  const sidecar = buildSidecar({ logger, env, maxBodyBytes });
+  secrets = () => sidecar.runtime.secrets();
+  let watch;
+  try {
+    watch = await startStandalonePolicy(config, sidecar, logger);
+  } catch (error) {
+    io.err(`aicb sidecar: ${(error as Error).message}\n`);
+    await sidecar.close();
+    return 1;
+  }
+  const proxyUrl = await sidecar.proxy.listen({ host, port });
+  const adminUrl = await sidecar.admin.listen({ host: adminHost, port: adminPort });
+  logger.info({ proxy: proxyUrl, admin: adminUrl }, 'sidecar listening');
+  return {
+    proxyUrl,
+    adminUrl,
+    async stop() {
+      watch.close();
+      await sidecar.close();
+      logger.info('sidecar stopped');
+      logger.flush();
+    },
+  };
+}
+
+function integer(
+  text: string | undefined,
+  fallback: number,
+  name: string,
+  io: CommandIo,
+): number | undefined {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    io.err(`aicb sidecar: --${name} must be a non-negative integer, got ${JSON.stringify(text)}\n`);
+    return undefined;
+  }
+  return value;
+}

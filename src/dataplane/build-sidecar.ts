@@ -1,0 +1,182 @@
+/**
+ * Assembles the sidecar: the proxy app (port 15400), the admin app (port 15401: health,
+ * readiness, metrics), the runtime they share, and `applySnapshot` for whatever delivers
+ * policies (a file watcher in standalone mode, the controller stream in a cluster). Building
+ * never listens, so tests can `inject()` or listen on port 0 themselves.
+ */
+import fastify, { type FastifyInstance } from 'fastify';
+import {
+  PolicySnapshotSchema,
+  SNAPSHOT_SCHEMA_VERSION,
+  type PolicySnapshot,
+} from '../policy/snapshot.ts';
+import { formatFieldPath } from '../policy/validate-policy.ts';
+import { systemClock, type Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/create-logger.ts';
+import { circuitHealth } from './circuit-health.ts';
+import { handleProxyRequest, guessFormat, sendError } from './forward/proxy-handler.ts';
+import { observeCircuits } from './observe-circuits.ts';
+import { SidecarMetrics } from './sidecar-metrics.ts';
+import { SidecarRuntime } from './sidecar-runtime.ts';
+
+export interface SidecarOptions {
+  readonly logger: Logger;
+  /** Environment of the sidecar, for `apiKey: {env}` credentials. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly clock?: Clock;
+  /** Largest request body accepted (413 above). Default 32 MiB. */
+  readonly maxBodyBytes?: number;
+  readonly collectProcessMetrics?: boolean;
+}
+
+export type ApplyResult =
+  | { readonly applied: true; readonly changed: boolean }
+  | { readonly applied: false; readonly problems: readonly string[] };
+
+export interface Sidecar {
+  readonly proxy: FastifyInstance;
+  readonly admin: FastifyInstance;
+  readonly runtime: SidecarRuntime;
+  readonly metrics: SidecarMetrics;
+  /**
+   * Validates and applies a snapshot. A snapshot of another schema version or an invalid one is
+   * refused and the one in force stays.
+   */
+  applySnapshot(candidate: unknown): ApplyResult;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export function buildSidecar(options: SidecarOptions): Sidecar {
+  const clock = options.clock ?? systemClock;
+  const { logger } = options;
+  const metrics = new SidecarMetrics({
+    collectProcessMetrics: options.collectProcessMetrics ?? true,
+  });
+  const runtime = new SidecarRuntime({ clock, logger, env: options.env ?? {} });
+  const stopObserving = observeCircuits(runtime.circuits, metrics, logger);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  const proxy = fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    // LLM calls are long; the upstream timeouts of the policy bound them, not the server.
+    requestTimeout: 0,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+  });
+  proxy.removeAllContentTypeParsers();
+  proxy.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, body);
+  });
+  const ctx = { runtime, metrics, logger, clock };
+  proxy.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
+    url: '/*',
+    handler: async (request, reply) => {
+      reply.hijack();
+      try {
+        await handleProxyRequest(ctx, request.raw, reply.raw, request.body as Buffer | undefined);
+      } catch (error) {
+        logger.error({ err: error, url: request.url }, 'request failed inside the sidecar');
+        sendError(
+          reply.raw,
+          guessFormat(request.url),
+          'AICB_INTERNAL',
+          'The sidecar failed to handle the request.',
+        );
+      }
+    },
+  });
+  proxy.setErrorHandler((error, request, reply) => {
+    const format = guessFormat(request.url);
+    const code = (error as { code?: string }).code;
+    reply.hijack();
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      sendError(
+        reply.raw,
+        format,
+        'AICB_BODY_TOO_LARGE',
+        `The request body exceeds the sidecar's limit of ${maxBodyBytes} bytes.`,
+      );
+      return;
+    }
+    if (code?.startsWith('FST_ERR_CTP') === true) {
+      sendError(reply.raw, format, 'AICB_INVALID_JSON', 'The request body could not be read.');
+      return;
+    }
+    logger.error({ err: error, url: request.url }, 'request failed inside the sidecar');
+    sendError(reply.raw, format, 'AICB_INTERNAL', 'The sidecar failed to handle the request.');
+  });
+
+  const admin = fastify({ logger: false });
+  admin.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
+  admin.get('/readyz', (_request, reply) => {
+    const snapshot = runtime.snapshot;
+    if (snapshot === undefined) return reply.code(503).send({ status: 'no policy yet' });
+    return reply.send({
+      status: 'ready',
+      policy: `${snapshot.policy.namespace}/${snapshot.policy.name}`,
+      hash: snapshot.hash,
+    });
+  });
+  admin.get('/health/circuit-breakers', (_request, reply) =>
+    reply.send(circuitHealth(runtime.snapshot, runtime.circuits)),
+  );
+  admin.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+
+  function applySnapshot(candidate: unknown): ApplyResult {
+    const version = (candidate as { schemaVersion?: unknown } | null)?.schemaVersion;
+    if (version !== SNAPSHOT_SCHEMA_VERSION) {
+      metrics.configReloads.inc({ result: 'rejected' });
+      return {
+        applied: false,
+        problems: [
+          `snapshot schemaVersion ${String(version)} is not supported (this sidecar runs ${SNAPSHOT_SCHEMA_VERSION})`,
+        ],
+      };
+    }
+    const parsed = PolicySnapshotSchema.safeParse(candidate);
+    if (!parsed.success) {
+      metrics.configReloads.inc({ result: 'rejected' });
+      return {
+        applied: false,
+        problems: parsed.error.issues.map((i) => `${formatFieldPath(i.path)}: ${i.message}`),
+      };
+    }
+    const snapshot: PolicySnapshot = parsed.data;
+    const previous = runtime.snapshot;
+    if (previous?.hash === snapshot.hash) {
+      metrics.configReloads.inc({ result: 'unchanged' });
+      return { applied: true, changed: false };
+    }
+    runtime.apply(snapshot);
+    metrics.configReloads.inc({ result: 'applied' });
+    metrics.configInfo.reset();
+    metrics.configInfo.set(
+      {
+        policy: `${snapshot.policy.namespace}/${snapshot.policy.name}`,
+        hash: snapshot.hash.slice(0, 12),
+      },
+      1,
+    );
+    return { applied: true, changed: true };
+  }
+
+  return {
+    proxy,
+    admin,
+    runtime,
+    metrics,
+    applySnapshot,
+    async close() {
+      stopObserving();
+      await Promise.all([proxy.close(), admin.close()]);
+      await runtime.close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Standalone mode: the sidecar's policy comes from one YAML file, which is watched. A valid
+ * edit is applied without a restart (breakers of unchanged upstreams keep their state); an
+ * invalid one is logged with every problem and its field path while the last good policy stays
+ * in force.
+ */
+import type { Logger } from '../../shared/create-logger.ts';
+import type { Sidecar } from '../build-sidecar.ts';
+import { formatProblems } from '../../policy/validate-policy.ts';
+import { loadPolicyFile } from './policy-file.ts';
+import { watchFileContent, type FileWatch } from './watch-file.ts';
+
+export class PolicyFileError extends Error {
+  readonly code = 'AICB_POLICY_INVALID';
+}
+
+/** Loads the file once (throws PolicyFileError when it is unusable) and then watches it. */
+export async function startStandalonePolicy(
+  path: string,
+  sidecar: Sidecar,
+  logger: Logger,
+  options: { pollMs?: number } = {},
+): Promise<FileWatch> {
+  const first = await loadPolicyFile(path);
+  if (!first.ok)
+    throw new PolicyFileError(`${path} is not a usable policy:\n${formatProblems(first.problems)}`);
+  const applied = sidecar.applySnapshot(first.snapshot);
+  if (!applied.applied) throw new PolicyFileError(`${path}: ${applied.problems.join('; ')}`);
+  logger.info(
+    { file: path, policy: first.snapshot.policy.name, hash: first.snapshot.hash.slice(0, 12) },
+    'policy loaded',
+  );
+
+  let reloading = Promise.resolve();
+  const reload = async () => {
+    const result = await loadPolicyFile(path);
+    if (!result.ok) {
+      sidecar.metrics.configReloads.inc({ result: 'rejected' });
+      logger.error(
+        {
+          file: path,
+          problems: result.problems.map((p) =>
+            p.path === '' ? p.message : `${p.path}: ${p.message}`,
+          ),
+        },
+        'policy file rejected; the last good policy stays in force',
+      );
+      return;
+    }
+    const outcome = sidecar.applySnapshot(result.snapshot);
+    if (!outcome.applied) {
+      logger.error(
+        { file: path, problems: outcome.problems },
+        'policy rejected; the last good policy stays in force',
+      );
+    } else if (outcome.changed) {
+      logger.info(
+        {
+          file: path,
+          policy: result.snapshot.policy.name,
+          hash: result.snapshot.hash.slice(0, 12),
+        },
+        'policy reloaded',
+      );
+    }
+  };
+  return watchFileContent(
+    path,
+    () => {
+      // Serialize reloads so an older read never overwrites a newer one.
+      reloading = reloading.then(reload, reload);
+    },
+    options.pollMs === undefined ? {} : { pollMs: options.pollMs },
+  );
+}

@@ -1,0 +1,107 @@
+/**
+ * Every Prometheus metric the sidecar exports, in one place (docs/metrics.md lists the same set;
+ * a test keeps them equal). Label values come only from the policy (upstream names, endpoint
+ * classes) or from fixed vocabularies, never from raw client input, so cardinality is bounded.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Numeric value of `circuit_breaker_state`, as the reference dashboards expect. */
+export const STATE_GAUGE_VALUE = {
+  closed: 0,
+  metrics_only: 0,
+  disabled: 0,
+  half_open: 0.5,
+  open: 1,
+  forced_open: 1,
+} as const;
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export class SidecarMetrics {
+  readonly registry = new Registry();
+
+  readonly circuitState = new Gauge({
+    name: 'circuit_breaker_state',
+    help: 'Circuit state per upstream and endpoint class: 0 closed, 0.5 half-open, 1 open (forced open included).',
+    labelNames: ['provider', 'endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitFailures = new Counter({
+    name: 'circuit_breaker_failures_total',
+    help: 'Upstream calls classified as failures, by reason.',
+    labelNames: ['provider', 'endpoint', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitStateChanges = new Counter({
+    name: 'circuit_breaker_state_changes_total',
+    help: 'Circuit state transitions.',
+    labelNames: ['provider', 'from_state', 'to_state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requests = new Counter({
+    name: 'aicb_requests_total',
+    help: 'Requests received from the app, by requested upstream, endpoint class and result.',
+    labelNames: ['upstream', 'endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbacks = new Counter({
+    name: 'aicb_fallbacks_total',
+    help: 'Attempts on a fallback target, by requested upstream, target and result.',
+    labelNames: ['from', 'to', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly shortCircuited = new Counter({
+    name: 'aicb_short_circuited_total',
+    help: 'Attempts not sent because the target circuit was open (no upstream call, no cost).',
+    labelNames: ['provider', 'endpoint', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'aicb_upstream_duration_seconds',
+    help: 'Duration of upstream calls from dispatch to the end of the response.',
+    labelNames: ['provider', 'endpoint', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly timeToFirstByte = new Histogram({
+    name: 'aicb_time_to_first_byte_seconds',
+    help: 'Time from dispatch to the first response byte of an upstream call.',
+    labelNames: ['provider', 'endpoint'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly configReloads = new Counter({
+    name: 'aicb_config_reloads_total',
+    help: 'Policy loads by result (applied, rejected, unchanged).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly configInfo = new Gauge({
+    name: 'aicb_config_info',
+    help: 'The policy in force (value 1), labelled with its name and the first 12 characters of its hash.',
+    labelNames: ['policy', 'hash'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { collectProcessMetrics?: boolean } = {}) {
+    if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}
+
+/** Names of every metric declared above (process_* and nodejs_* defaults excluded). */
+export function declaredMetricNames(metrics: SidecarMetrics): string[] {
+  return metrics.registry
+    .getMetricsAsArray()
+    .map((m) => m.name)
+    .filter((name) => !name.startsWith('process_') && !name.startsWith('nodejs_'))
+    .sort();
+}

@@ -1,0 +1,170 @@
+/**
+ * The configuration in force, with the live objects built from it: one keep-alive connection
+ * pool per upstream, resolved credentials, and the breakers. A new snapshot is applied in place:
+ * pools whose origin and connect timeout are unchanged are kept, breakers of unchanged upstreams
+ * keep their state, and in-flight requests finish on the objects they started with.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Pool } from 'undici';
+import type { CompiledUpstream, PolicySnapshot } from '../policy/snapshot.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/create-logger.ts';
+import { Circuits } from './circuits.ts';
+import { originOf } from './providers/upstream-request.ts';
+
+/** How long a credential read from a file is trusted before the file is read again. */
+const FILE_CREDENTIAL_TTL_MS = 30_000;
+
+interface PoolEntry {
+  readonly signature: string;
+  readonly pool: Pool;
+}
+
+interface FileCredential {
+  value: string | undefined;
+  readAtMs: number;
+  mtimeMs: number;
+}
+
+export interface SidecarRuntimeOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The sidecar's environment, for `apiKey: {env}` (passed in: only entry files read env). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Most connections per upstream. */
+  readonly connectionsPerUpstream?: number;
+  readonly maxBreakerKeys?: number;
+}
+
+export class SidecarRuntime {
+  readonly circuits: Circuits;
+  readonly #options: SidecarRuntimeOptions;
+  readonly #pools = new Map<string, PoolEntry>();
+  readonly #files = new Map<string, FileCredential>();
+  #snapshot: PolicySnapshot | undefined;
+  #upstreams = new Map<string, CompiledUpstream>();
+  #names: ReadonlySet<string> = new Set();
+
+  constructor(options: SidecarRuntimeOptions) {
+    this.#options = options;
+    this.circuits = new Circuits({
+      clock: options.clock,
+      ...(options.maxBreakerKeys === undefined ? {} : { maxKeys: options.maxBreakerKeys }),
+      onListenerError: (error) => {
+        options.logger.error({ err: error }, 'breaker event listener failed');
+      },
+    });
+  }
+
+  get snapshot(): PolicySnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  get upstreamNames(): ReadonlySet<string> {
+    return this.#names;
+  }
+
+  upstream(name: string): CompiledUpstream | undefined {
+    return this.#upstreams.get(name);
+  }
+
+  /** Applies a validated snapshot. */
+  apply(snapshot: PolicySnapshot): void {
+    const upstreams = new Map(snapshot.upstreams.map((u) => [u.name, u]));
+    for (const [name, entry] of this.#pools) {
+      const next = upstreams.get(name);
+      if (next === undefined || poolSignature(next) !== entry.signature) {
+        this.#pools.delete(name);
+        // close() lets in-flight requests finish before the sockets go.
+        entry.pool.close().catch(() => undefined);
+      }
+    }
+    this.#snapshot = snapshot;
+    this.#upstreams = upstreams;
+    this.#names = new Set(upstreams.keys());
+    this.#files.clear();
+    this.circuits.configure(snapshot);
+    for (const u of snapshot.upstreams) {
+      if (u.apiKey?.source === 'secret') {
+        this.#options.logger.warn(
+          { upstream: u.name, secret: u.apiKey.name },
+          'apiKey.secretKeyRef needs the controller to resolve it; as a fallback target this upstream ' +
+            'can only reuse the caller credentials of the same provider (use apiKey.env or apiKey.file in standalone mode)',
+        );
+      }
+    }
+  }
+
+  /** The connection pool of an upstream (created on first use). */
+  dispatcher(upstream: CompiledUpstream): Pool {
+    const existing = this.#pools.get(upstream.name);
+    if (existing !== undefined) return existing.pool;
+    const pool = new Pool(originOf(upstream.baseURL), {
+      connections: this.#options.connectionsPerUpstream ?? 256,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connect: { timeout: upstream.timeouts.connectMs },
+    });
+    this.#pools.set(upstream.name, { signature: poolSignature(upstream), pool });
+    return pool;
+  }
+
+  /** The policy's credential for an upstream, when it names one that can be read here. */
+  readonly credential = (upstream: CompiledUpstream): string | undefined => {
+    const ref = upstream.apiKey;
+    if (ref === null) return undefined;
+    switch (ref.source) {
+      case 'value':
+        return ref.value;
+      case 'env': {
+        const value = this.#options.env[ref.name];
+        return value === undefined || value === '' ? undefined : value;
+      }
+      case 'file':
+        return this.#readFileCredential(ref.path);
+      case 'secret':
+        return undefined;
+    }
+  };
+
+  /** Every credential value in use, so the logger can mask them wherever they appear. */
+  secrets(): string[] {
+    const out: string[] = [];
+    for (const u of this.#upstreams.values()) {
+      const value = this.credential(u);
+      if (value !== undefined) out.push(value);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.pool.destroy().catch(() => undefined)));
+  }
+
+  #readFileCredential(path: string): string | undefined {
+    const now = this.#options.clock.nowMs();
+    const cached = this.#files.get(path);
+    if (cached !== undefined && now - cached.readAtMs < FILE_CREDENTIAL_TTL_MS) return cached.value;
+    try {
+      // Mounted Secrets rotate by replacing the file; re-read when it changed.
+      const mtimeMs = statSync(path).mtimeMs;
+      if (cached?.mtimeMs === mtimeMs) {
+        cached.readAtMs = now;
+        return cached.value;
+      }
+      const value = readFileSync(path, 'utf8').trim();
+      this.#files.set(path, { value: value === '' ? undefined : value, readAtMs: now, mtimeMs });
+      return value === '' ? undefined : value;
+    } catch {
+      this.#files.set(path, { value: undefined, readAtMs: now, mtimeMs: -1 });
+      return undefined;
+    }
+  }
+}
+
+function poolSignature(u: CompiledUpstream): string {
+  return `${originOf(u.baseURL)}|${u.timeouts.connectMs}`;
+}

@@ -1,0 +1,419 @@
+// A scripted AI provider on a real loopback socket: answers OpenAI chat completions and
+// embeddings, Azure OpenAI deployment URLs, and Anthropic messages (streaming and not) with
+// realistic payload shapes, and fails on command (status codes, Retry-After, resets, hangs,
+// slow or cut streams, error events inside a 200 stream). Used by integration tests, the demo
+// and the benchmarks.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type FakeApi = 'openai' | 'anthropic';
+
+export type Behavior =
+  | { readonly type: 'ok'; readonly text?: string; readonly delayMs?: number }
+  | {
+      readonly type: 'status';
+      readonly status: number;
+      readonly body?: unknown;
+      readonly headers?: Record<string, string>;
+    }
+  /** Destroys the connection before any response byte. */
+  | { readonly type: 'reset' }
+  /** Accepts the request and never answers. */
+  | { readonly type: 'hang' }
+  /** A 200 stream whose first event is an error, before any content. */
+  | { readonly type: 'stream-error-first' }
+  /** A 200 stream that sends `afterChunks` content chunks and then dies (socket destroyed). */
+  | { readonly type: 'stream-cut'; readonly afterChunks: number }
+  /** A streamed answer with a pause between chunks. */
+  | { readonly type: 'stream-slow'; readonly chunkDelayMs: number; readonly chunks?: number };
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+  readonly json: unknown;
+}
+
+export interface FakeProvider {
+  readonly api: FakeApi;
+  /** Origin, e.g. http://127.0.0.1:40123 (no trailing slash). */
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  /** Behaviour for every request once the queue is empty. */
+  setDefault(behavior: Behavior): void;
+  /** One-shot behaviours used in order before the default. */
+  queue(...behaviors: Behavior[]): void;
+  /** Requests whose response has not finished (hung or streaming). */
+  readonly open: number;
+  close(): Promise<void>;
+}
+
+export interface FakeProviderOptions {
+  readonly api: FakeApi;
+  /** Words in a default answer; streams send one chunk per word. */
+  readonly words?: number;
+  /** Skip recording requests (benchmarks). */
+  readonly record?: boolean;
+}
+
+export async function startFakeProvider(options: FakeProviderOptions): Promise<FakeProvider> {
+  const { api } = options;
+  const words = options.words ?? 5;
+  const record = options.record ?? true;
+  const requests: RecordedRequest[] = [];
+  const queued: Behavior[] = [];
+  let fallback: Behavior = { type: 'ok' };
+  const sockets = new Set<Socket>();
+  const hung = new Set<ServerResponse>();
+  let open = 0;
+  let counter = 0;
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = body === '' ? undefined : JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      if (record) {
+        requests.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body,
+          json,
+        });
+      }
+      const behavior = queued.shift() ?? fallback;
+      open++;
+      res.on('close', () => {
+        open--;
+        hung.delete(res);
+      });
+      counter++;
+      respond(req, res, behavior, json, counter);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    behavior: Behavior,
+    json: unknown,
+    n: number,
+  ): void {
+    const request = (json ?? {}) as { model?: string; stream?: boolean };
+    const model = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-5');
+    const path = req.url ?? '';
+    switch (behavior.type) {
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'hang':
+        hung.add(res);
+        return;
+      case 'status': {
+        const body = behavior.body ?? errorBody(api, behavior.status);
+        res.writeHead(behavior.status, { 'content-type': 'application/json', ...behavior.headers });
+        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        return;
+      }
+      case 'stream-error-first': {
+        res.writeHead(200, sseHeaders);
+        res.end(
+          api === 'openai'
+            ? `data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error' } })}\n\n`
+            : `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
+        );
+        return;
+      }
+      case 'stream-cut':
+      case 'stream-slow':
+      case 'ok': {
+        const text =
+          behavior.type === 'ok' && behavior.text !== undefined
+            ? behavior.text
+            : answer(behavior.type === 'stream-slow' ? (behavior.chunks ?? words) : words);
+        const delayMs =
+          behavior.type === 'ok'
+            ? (behavior.delayMs ?? 0)
+            : behavior.type === 'stream-slow'
+              ? behavior.chunkDelayMs
+              : 0;
+        const cutAfter = behavior.type === 'stream-cut' ? behavior.afterChunks : undefined;
+        if (path.includes('/embeddings')) {
+          sendJson(res, embedding(model));
+          return;
+        }
+        const isStream =
+          request.stream === true || cutAfter !== undefined || behavior.type === 'stream-slow';
+        if (!isStream) {
+          const send = () => {
+            sendJson(
+              res,
+              api === 'openai'
+                ? openaiCompletion(model, text, n)
+                : anthropicMessage(model, text, n),
+            );
+          };
+          if (delayMs > 0) setTimeout(send, delayMs);
+          else send();
+          return;
+        }
+        const events =
+          api === 'openai' ? openaiStream(model, text, n) : anthropicStream(model, text, n);
+        res.writeHead(200, sseHeaders);
+        writeEvents(res, req.socket, events, delayMs, cutAfter, api);
+        return;
+      }
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    api,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    setDefault(behavior) {
+      fallback = behavior;
+    },
+    queue(...behaviors) {
+      queued.push(...behaviors);
+    },
+    get open() {
+      return open;
+    },
+    async close() {
+      for (const res of hung) res.destroy();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+    },
+  };
+}
+
+const sseHeaders = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+};
+
+function sendJson(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function writeEvents(
+  res: ServerResponse,
+  socket: Socket,
+  events: string[],
+  delayMs: number,
+  cutAfterContent: number | undefined,
+  api: FakeApi,
+): void {
+  let i = 0;
+  let content = 0;
+  // Resolves once the last chunk was handed to the kernel, so a cut happens after the bytes left.
+  let flushed: Promise<void> = Promise.resolve();
+  const isContent = (e: string) =>
+    api === 'openai' ? e.includes('"delta":{"content"') : e.includes('content_block_delta');
+  const step = () => {
+    if (res.destroyed) return;
+    while (i < events.length) {
+      const event = events[i++] ?? '';
+      if (cutAfterContent !== undefined && isContent(event) && content >= cutAfterContent) {
+        // Die the way a crashed upstream does: no terminator, connection reset.
+        void flushed.then(() => socket.destroy());
+        return;
+      }
+      if (isContent(event)) content++;
+      flushed = new Promise((resolve) =>
+        res.write(event, () => {
+          resolve();
+        }),
+      );
+      if (delayMs > 0 && isContent(event)) {
+        setTimeout(step, delayMs);
+        return;
+      }
+    }
+    res.end();
+  };
+  step();
+}
+
+function answer(words: number): string {
+  const vocabulary = [
+    'The',
+    'circuit',
+    'is',
+    'closed',
+    'and',
+    'the',
+    'answer',
+    'arrives',
+    'on',
+    'time',
+  ];
+  return Array.from({ length: words }, (_, i) => vocabulary[i % vocabulary.length]).join(' ');
+}
+
+function tokensOf(text: string): string[] {
+  return text.split(/(?<= )/);
+}
+
+export function errorBody(api: FakeApi, status: number): unknown {
+  if (api === 'anthropic') {
+    const type =
+      status === 529
+        ? 'overloaded_error'
+        : status === 429
+          ? 'rate_limit_error'
+          : status >= 500
+            ? 'api_error'
+            : 'invalid_request_error';
+    return { type: 'error', error: { type, message: `fake anthropic error ${status}` } };
+  }
+  const type =
+    status === 429
+      ? 'rate_limit_exceeded'
+      : status >= 500
+        ? 'server_error'
+        : 'invalid_request_error';
+  return { error: { message: `fake openai error ${status}`, type, param: null, code: null } };
+}
+
+function openaiCompletion(model: string, text: string, n: number): unknown {
+  return {
+    id: `chatcmpl-fake${n}`,
+    object: 'chat.completion',
+    created: 1_764_000_000,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: {
+      prompt_tokens: 12,
+      completion_tokens: tokensOf(text).length,
+      total_tokens: 12 + tokensOf(text).length,
+    },
+    service_tier: 'default',
+    system_fingerprint: 'fp_fake',
+  };
+}
+
+function openaiStream(model: string, text: string, n: number): string[] {
+  const base = {
+    id: `chatcmpl-fake${n}`,
+    object: 'chat.completion.chunk',
+    created: 1_764_000_000,
+    model,
+    system_fingerprint: 'fp_fake',
+  };
+  const data = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+  return [
+    data({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { role: 'assistant', content: '', refusal: null },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
+    }),
+    ...tokensOf(text).map((t) =>
+      data({
+        ...base,
+        choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }],
+      }),
+    ),
+    data({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] }),
+    'data: [DONE]\n\n',
+  ];
+}
+
+function anthropicMessage(model: string, text: string, n: number): unknown {
+  return {
+    id: `msg_fake${n}`,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 12, output_tokens: tokensOf(text).length },
+  };
+}
+
+function anthropicStream(model: string, text: string, n: number): string[] {
+  const ev = (type: string, o: unknown) => `event: ${type}\ndata: ${JSON.stringify(o)}\n\n`;
+  return [
+    ev('message_start', {
+      type: 'message_start',
+      message: {
+        id: `msg_fake${n}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 12, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    }),
+    ev('ping', { type: 'ping' }),
+    ...tokensOf(text).map((t) =>
+      ev('content_block_delta', {
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'text_delta', text: t },
+      }),
+    ),
+    ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    ev('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: tokensOf(text).length },
+    }),
+    ev('message_stop', { type: 'message_stop' }),
+  ];
+}
+
+function embedding(model: string): unknown {
+  return {
+    object: 'list',
+    data: [{ object: 'embedding', index: 0, embedding: [0.0023, -0.0093, 0.0158, 0.0071] }],
+    model,
+    usage: { prompt_tokens: 4, total_tokens: 4 },
+  };
+}
