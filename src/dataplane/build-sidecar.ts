@@ -47,6 +47,7 @@ export interface Sidecar {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+const SWEEP_INTERVAL_MS = 60_000;
 
 export function buildSidecar(options: SidecarOptions): Sidecar {
   const clock = options.clock ?? systemClock;
@@ -56,6 +57,10 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   });
   const runtime = new SidecarRuntime({ clock, logger, env: options.env ?? {} });
   const stopObserving = observeCircuits(runtime.circuits, metrics, logger);
+  // Idle closed breakers (e.g. of models no longer requested) are dropped, and due deadlines
+  // applied so health output stays current without traffic.
+  const sweeper = setInterval(() => runtime.circuits.registry.sweep(), SWEEP_INTERVAL_MS);
+  sweeper.unref();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   const proxy = fastify({
@@ -174,6 +179,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     metrics,
     applySnapshot,
     async close() {
+      clearInterval(sweeper);
       stopObserving();
       await Promise.all([proxy.close(), admin.close()]);
       await runtime.close();

@@ -11,6 +11,7 @@ import type { RandomSource } from '../breaker/open-duration.ts';
 import { ENDPOINT_CLASSES, type EndpointClass } from '../policy/policy-schema.ts';
 import type { PolicySnapshot, SnapshotOverride } from '../policy/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
+import { Emitter } from '../shared/emitter.ts';
 
 /** Endpoint label used when breakers are kept per upstream only. */
 export const ALL_ENDPOINTS = 'all';
@@ -40,6 +41,8 @@ export interface CircuitsOptions {
 
 export class Circuits {
   readonly registry: BreakerRegistry;
+  /** Announces each breaker key the first time it is created (metrics start its series). */
+  readonly created = new Emitter<string>();
   readonly #clock: Clock;
   #snapshot: PolicySnapshot | undefined;
   /** Overrides in force per key, as last applied. */
@@ -100,6 +103,7 @@ export class Circuits {
     if (existing !== undefined) return this.registry.get(key);
     const created = this.registry.get(key);
     this.#syncOverride(key, created);
+    this.created.emit(key);
     return created;
   }
 
@@ -111,14 +115,17 @@ export class Circuits {
     });
   }
 
-  /** Worst state per (upstream, endpoint) label pair, for the state gauge. */
-  worstState(upstream: string, endpoint: string): BreakerStateKind {
-    let worst: BreakerStateKind = 'closed';
+  /**
+   * Worst state per (upstream, endpoint) label pair, for the state gauge; undefined when no
+   * breaker exists for the pair any more (its series should go).
+   */
+  worstState(upstream: string, endpoint: string): BreakerStateKind | undefined {
+    let worst: BreakerStateKind | undefined;
     for (const key of this.registry.keys()) {
       const k = parseKey(key);
       if (k.upstream !== upstream || k.endpoint !== endpoint) continue;
       const state = this.registry.peek(key)?.getState().state ?? 'closed';
-      if (severity(state) > severity(worst)) worst = state;
+      if (worst === undefined || severity(state) > severity(worst)) worst = state;
     }
     return worst;
   }

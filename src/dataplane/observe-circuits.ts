@@ -14,10 +14,10 @@ export function observeCircuits(
   logger: Logger,
 ): () => void {
   const refreshGauge = (upstream: string, endpoint: string) => {
-    metrics.circuitState.set(
-      { provider: upstream, endpoint },
-      STATE_GAUGE_VALUE[circuits.worstState(upstream, endpoint)],
-    );
+    const worst = circuits.worstState(upstream, endpoint);
+    // An evicted or removed circuit takes its series along (bounded cardinality).
+    if (worst === undefined) metrics.circuitState.remove({ provider: upstream, endpoint });
+    else metrics.circuitState.set({ provider: upstream, endpoint }, STATE_GAUGE_VALUE[worst]);
   };
   const events = circuits.registry.events;
   const offChange = events.on('stateChange', (e) => {
@@ -43,9 +43,14 @@ export function observeCircuits(
     const { upstream, endpoint } = parseKey(e.key);
     refreshGauge(upstream, endpoint);
   });
+  const offCreated = circuits.created.subscribe((key) => {
+    const { upstream, endpoint } = parseKey(key);
+    refreshGauge(upstream, endpoint);
+  });
   return () => {
     offChange();
     offEvicted();
+    offCreated();
   };
 }
 

@@ -229,6 +229,7 @@ class ChainRun {
         this.#record(breaker, ticket, name, outcome, timings);
       },
     });
+    if (result.kind !== 'failed') this.#logRequest(result.kind, name);
     switch (result.kind) {
       case 'committed':
         metrics.requests.inc({
@@ -321,8 +322,27 @@ class ChainRun {
     this.#res.writeHead(status, headers);
   }
 
+  /** One debug line per request (guarded: building it costs nothing at info level). */
+  #logRequest(result: string, served: string | undefined): void {
+    const { logger } = this.#ctx;
+    if (!logger.isLevelEnabled('debug')) return;
+    logger.debug(
+      {
+        upstream: this.#requested.name,
+        endpoint: this.#route.endpoint,
+        model: this.#client.model,
+        stream: this.#client.stream,
+        result,
+        served,
+        attempts: this.#attempts.join(','),
+      },
+      'request',
+    );
+  }
+
   /** No target answered: the last real upstream answer, else a sidecar error. */
   #giveUp(): void {
+    this.#logRequest('not_served', undefined);
     const { metrics } = this.#ctx;
     const endpoint = this.#route.endpoint;
     const res = this.#res;

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import {
+  forwardableHeaders,
+  mapModel,
+  originOf,
+  planFallback,
+  planPrimary,
+  type ClientRequest,
+} from '../../../src/dataplane/providers/upstream-request.ts';
+import type { CompiledUpstream } from '../../../src/policy/snapshot.ts';
+
+function upstream(
+  over: Partial<CompiledUpstream> & Pick<CompiledUpstream, 'name' | 'provider'>,
+): CompiledUpstream {
+  return {
+    baseURL: 'https://api.example.com',
+    apiVersion: null,
+    apiKey: null,
+    timeouts: { connectMs: 1, firstByteMs: 1, idleMs: 1, totalMs: 1 },
+    ...over,
+  };
+}
+
+const openai = upstream({ name: 'openai', provider: 'openai', baseURL: 'https://api.openai.com' });
+const azure = upstream({
+  name: 'azure',
+  provider: 'azure-openai',
+  baseURL: 'https://res.openai.azure.com',
+  apiVersion: '2024-10-21',
+  apiKey: { source: 'value', value: 'az-key' },
+});
+const compatible = upstream({
+  name: 'vllm',
+  provider: 'openai-compatible',
+  baseURL: 'http://vllm:8000/prefix',
+  apiKey: { source: 'value', value: 'vllm-key' },
+});
+const anthropic = upstream({
+  name: 'anthropic',
+  provider: 'anthropic',
+  apiVersion: '2023-06-01',
+  apiKey: { source: 'value', value: 'ant' },
+});
+const credential = (u: CompiledUpstream) =>
+  u.apiKey?.source === 'value' ? u.apiKey.value : undefined;
+
+function openaiRequest(over: Partial<ClientRequest> = {}): ClientRequest {
+  const json = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+  return {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: {
+      authorization: 'Bearer app-key',
+      'content-type': 'application/json',
+      connection: 'keep-alive, x-hop',
+      'x-hop': '1',
+      'keep-alive': 'timeout=5',
+      host: '127.0.0.1:15400',
+      'content-length': '10',
+      'accept-encoding': 'gzip',
+      'x-custom': 'kept',
+    },
+    body: Buffer.from(JSON.stringify(json)),
+    json,
+    model: 'gpt-4o',
+    stream: false,
+    format: 'openai',
+    ...over,
+  };
+}
+
+describe('planPrimary', () => {
+  it('forwards the app request with its own credentials and without hop-by-hop headers', () => {
+    const client = openaiRequest();
+    const plan = planPrimary(client, openai);
+    expect(plan.path).toBe('/v1/chat/completions');
+    expect(plan.headers).toEqual({
+      authorization: 'Bearer app-key',
+      'content-type': 'application/json',
+      'x-custom': 'kept',
+      'accept-encoding': 'identity',
+    });
+    // The body goes out as the very bytes the app sent.
+    expect(plan.body).toBe(client.body);
+  });
+
+  it('prefixes the base URL path of the upstream', () => {
+    expect(planPrimary(openaiRequest(), compatible).path).toBe('/prefix/v1/chat/completions');
+  });
+});
+
+describe('planFallback', () => {
+  it('sends an OpenAI request to Azure at the deployment URL with the api-key header', () => {
+    const plan = planFallback(
+      openaiRequest(),
+      openai,
+      { upstream: 'azure', model: 'gpt4o-deploy', modelMap: null },
+      azure,
+      credential,
+    );
+    if (!plan.ok) throw new Error(plan.reason);
+    expect(plan.request.path).toBe(
+      '/openai/deployments/gpt4o-deploy/chat/completions?api-version=2024-10-21',
+    );
+    expect(plan.request.headers['api-key']).toBe('az-key');
+    expect(plan.request.headers.authorization).toBeUndefined();
+    expect(plan.request.model).toBe('gpt4o-deploy');
+  });
+
+  it('sends an Azure request to an OpenAI-compatible server with the mapped model in the body', () => {
+    const client = openaiRequest({
+      path: '/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21',
+      headers: { 'api-key': 'app-azure-key', 'content-type': 'application/json' },
+      model: 'gpt4o',
+      json: { messages: [] },
+      body: Buffer.from('{"messages":[]}'),
+    });
+    const plan = planFallback(
+      client,
+      azure,
+      { upstream: 'vllm', model: null, modelMap: { '*': 'llama' } },
+      compatible,
+      credential,
+    );
+    if (!plan.ok) throw new Error(plan.reason);
+    expect(plan.request.path).toBe('/prefix/v1/chat/completions');
+    expect(plan.request.headers).toMatchObject({ authorization: 'Bearer vllm-key' });
+    expect(plan.request.headers['api-key']).toBeUndefined();
+    expect(JSON.parse(plan.request.body?.toString() ?? '{}')).toEqual({
+      messages: [],
+      model: 'llama',
+    });
+  });
+
+  it('skips a target of another API format until a translator exists', () => {
+    const plan = planFallback(
+      openaiRequest(),
+      openai,
+      { upstream: 'anthropic', model: 'claude', modelMap: null },
+      anthropic,
+      credential,
+    );
+    expect(plan).toEqual({ ok: false, reason: 'format' });
+  });
+
+  it('skips a target whose modelMap has no entry for the requested model', () => {
+    const plan = planFallback(
+      openaiRequest(),
+      openai,
+      { upstream: 'vllm', model: null, modelMap: { 'gpt-3.5': 'x' } },
+      compatible,
+      credential,
+    );
+    expect(plan).toEqual({ ok: false, reason: 'no_model_mapping' });
+  });
+
+  it('never hands the app key to another provider: without its own key such a target is skipped', () => {
+    const keyless = { ...compatible, apiKey: null };
+    expect(
+      planFallback(
+        openaiRequest(),
+        openai,
+        { upstream: 'vllm', model: null, modelMap: null },
+        keyless,
+        credential,
+      ),
+    ).toEqual({
+      ok: false,
+      reason: 'no_credentials',
+    });
+    // The same provider may reuse the app credentials.
+    const plan = planFallback(
+      openaiRequest(),
+      openai,
+      { upstream: 'openai2', model: null, modelMap: null },
+      { ...openai, name: 'openai2' },
+      credential,
+    );
+    expect(plan.ok && plan.request.headers.authorization).toBe('Bearer app-key');
+  });
+});
+
+describe('helpers', () => {
+  it('maps models with model, modelMap and "*"', () => {
+    expect(mapModel({ upstream: 'x', model: 'fixed', modelMap: null }, 'gpt-4o')).toBe('fixed');
+    expect(
+      mapModel({ upstream: 'x', model: null, modelMap: { 'gpt-4o': 'a', '*': 'b' } }, 'gpt-4o'),
+    ).toBe('a');
+    expect(
+      mapModel({ upstream: 'x', model: null, modelMap: { 'gpt-4o': 'a', '*': 'b' } }, 'other'),
+    ).toBe('b');
+    expect(mapModel({ upstream: 'x', model: null, modelMap: null }, 'gpt-4o')).toBe('gpt-4o');
+  });
+
+  it('finds the origin of a base URL', () => {
+    expect(originOf('http://vllm:8000/prefix')).toBe('http://vllm:8000');
+    expect(originOf('https://api.openai.com')).toBe('https://api.openai.com');
+  });
+
+  it('drops credentials on request', () => {
+    expect(
+      forwardableHeaders(
+        { authorization: 'a', 'x-api-key': 'b', 'api-key': 'c', accept: 'd' },
+        true,
+      ),
+    ).toEqual({
+      accept: 'd',
+      'accept-encoding': 'identity',
+    });
+  });
+});
