@@ -11,6 +11,7 @@ import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Circuits } from './circuits.ts';
 import { originOf } from './providers/upstream-request.ts';
+import { ResponseCache } from './response-cache.ts';
 
 /** How long a credential read from a file is trusted before the file is read again. */
 const FILE_CREDENTIAL_TTL_MS = 30_000;
@@ -38,6 +39,8 @@ export interface SidecarRuntimeOptions {
 
 export class SidecarRuntime {
   readonly circuits: Circuits;
+  /** Last-resort answers (spec.cache); disabled until a policy enables it. */
+  readonly cache: ResponseCache;
   readonly #options: SidecarRuntimeOptions;
   readonly #pools = new Map<string, PoolEntry>();
   readonly #files = new Map<string, FileCredential>();
@@ -47,6 +50,10 @@ export class SidecarRuntime {
 
   constructor(options: SidecarRuntimeOptions) {
     this.#options = options;
+    this.cache = new ResponseCache(
+      { enabled: false, ttlMs: 0, maxEntries: 1, maxBytes: 1024 },
+      options.clock,
+    );
     this.circuits = new Circuits({
       clock: options.clock,
       ...(options.maxBreakerKeys === undefined ? {} : { maxKeys: options.maxBreakerKeys }),
@@ -84,6 +91,7 @@ export class SidecarRuntime {
     this.#names = new Set(upstreams.keys());
     this.#files.clear();
     this.circuits.configure(snapshot);
+    this.cache.configure(snapshot.cache);
     for (const u of snapshot.upstreams) {
       if (u.apiKey?.source === 'secret') {
         this.#options.logger.warn(

@@ -27,7 +27,13 @@ import {
   type RequestRoute,
 } from '../request-route.ts';
 import type { SidecarRuntime } from '../sidecar-runtime.ts';
-import { runAttempt, type AttemptTimings, type HeldResponse } from './upstream-attempt.ts';
+import { replayAsStream } from '../providers/replay-as-stream.ts';
+import {
+  runAttempt,
+  type AttemptOptions,
+  type AttemptTimings,
+  type HeldResponse,
+} from './upstream-attempt.ts';
 
 export interface ProxyContext {
   readonly runtime: SidecarRuntime;
@@ -143,6 +149,7 @@ class ChainRun {
   #lastTransport: AttemptOutcome | undefined;
   #retryAfterMs = Number.POSITIVE_INFINITY;
   #dispatched = 0;
+  readonly #cacheKey: string | undefined;
 
   constructor(
     ctx: ProxyContext,
@@ -158,6 +165,12 @@ class ChainRun {
     this.#route = route;
     this.#requested = requested;
     this.#client = client;
+    this.#cacheKey = ctx.runtime.cache.keyFor(
+      requested.name,
+      client.format,
+      route.path,
+      client.json,
+    );
   }
 
   async run(): Promise<void> {
@@ -219,6 +232,9 @@ class ChainRun {
       totalTimeoutMs: request.upstream.timeouts.totalMs,
       failOn: this.#snapshot.failOn,
       clientFormat: this.#client.format,
+      upstreamFormat: formatOf(request.upstream.provider),
+      adapter: request.adapter,
+      capture: this.#capture(request),
       res: this.#res,
       clock,
       commit: (status, headers) => {
@@ -288,6 +304,55 @@ class ChainRun {
     }
   }
 
+  /** Stores a successful non-streaming answer for last-resort use, when the policy caches. */
+  #capture(request: UpstreamRequest): AttemptOptions['capture'] {
+    const key = this.#cacheKey;
+    if (key === undefined || this.#client.stream) return undefined;
+    const cache = this.#ctx.runtime.cache;
+    return (status, contentType, body) => {
+      cache.set(key, {
+        status,
+        contentType,
+        body,
+        upstream: request.upstream.name,
+        model: request.model,
+      });
+    };
+  }
+
+  /** Answers from the last-resort cache; false when it has nothing fresh for this request. */
+  #serveCached(): boolean {
+    const key = this.#cacheKey;
+    const entry = key === undefined ? undefined : this.#ctx.runtime.cache.get(key);
+    if (entry === undefined) return false;
+    const includeUsage =
+      (this.#client.json?.stream_options as { include_usage?: unknown } | undefined)
+        ?.include_usage === true;
+    const replay = this.#client.stream
+      ? replayAsStream(this.#client.format, entry.body, includeUsage)
+      : undefined;
+    if (this.#client.stream && replay === undefined) return false;
+    const ageSeconds = Math.max(0, Math.floor((this.#ctx.clock.nowMs() - entry.storedAtMs) / 1000));
+    const body = replay === undefined ? entry.body : Buffer.from(replay);
+    this.#res.writeHead(entry.status, {
+      'content-type': replay === undefined ? entry.contentType : 'text/event-stream; charset=utf-8',
+      'content-length': String(body.length),
+      'x-aicb-cache': 'stale',
+      age: String(ageSeconds),
+      'x-aicb-upstream': entry.upstream,
+      ...(entry.model === undefined ? {} : { 'x-aicb-model': entry.model }),
+      'x-aicb-attempts': this.#attempts.join(','),
+    });
+    this.#res.end(body);
+    this.#ctx.metrics.requests.inc({
+      upstream: this.#requested.name,
+      endpoint: this.#route.endpoint,
+      result: 'cached',
+    });
+    this.#logRequest('cached', entry.upstream);
+    return true;
+  }
+
   #skip(name: string, reason: SkipReason): void {
     this.#attempts.push(`${name}:skipped-${reason}`);
     this.#ctx.metrics.fallbacks.inc({
@@ -342,6 +407,7 @@ class ChainRun {
 
   /** No target answered: the last real upstream answer, else a sidecar error. */
   #giveUp(): void {
+    if (this.#serveCached()) return;
     this.#logRequest('not_served', undefined);
     const { metrics } = this.#ctx;
     const endpoint = this.#route.endpoint;

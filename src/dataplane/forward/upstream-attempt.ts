@@ -19,6 +19,7 @@ import {
   type FailOn,
 } from '../classify-outcome.ts';
 import { streamErrorEvent, type ClientFormat } from '../client-errors.ts';
+import type { ResponseAdapter, StreamConverter } from './response-adapter.ts';
 import type { UpstreamRequest } from '../providers/upstream-request.ts';
 import { parseRetryAfterMs } from '../retry-after.ts';
 import { SseInspector } from '../sse-inspector.ts';
@@ -57,6 +58,15 @@ export interface AttemptOptions {
   readonly failOn: FailOn;
   /** Format of the app's API, for error events written into a committed stream. */
   readonly clientFormat: ClientFormat;
+  /** Format the upstream speaks (what the stream inspector reads). */
+  readonly upstreamFormat: ClientFormat;
+  /** Converts the upstream's answer when it speaks another API; undefined passes bytes through. */
+  readonly adapter: ResponseAdapter | undefined;
+  /**
+   * Receives a complete successful non-streaming answer as the app got it (for the last-resort
+   * cache); only called when given, and only for bodies up to MAX_CAPTURE_BYTES.
+   */
+  readonly capture: ((status: number, contentType: string, body: Buffer) => void) | undefined;
   readonly res: ServerResponse;
   readonly clock: Clock;
   /** Writes the response head to the app (adds the x-aicb-* headers). Called at most once. */
@@ -67,6 +77,10 @@ export interface AttemptOptions {
 
 /** Largest upstream error body kept for possible return to the app. */
 const MAX_HELD_BODY_BYTES = 64 * 1024;
+/** Largest answer buffered for translation (non-streaming answers must be whole to convert). */
+const MAX_TRANSLATED_BODY_BYTES = 32 * 1024 * 1024;
+/** Largest answer copied for the cache. */
+const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
 
 /** Raised by our own timer; told apart from undici's errors by class. */
 class TotalTimeoutError extends Error {}
@@ -78,7 +92,7 @@ export function runAttempt(options: AttemptOptions): Promise<AttemptResult> {
   });
 }
 
-type Phase = 'waiting' | 'holding-error' | 'pre-content' | 'streaming' | 'done';
+type Phase = 'waiting' | 'holding-error' | 'buffering' | 'pre-content' | 'streaming' | 'done';
 
 class Attempt {
   readonly #o: AttemptOptions;
@@ -94,6 +108,9 @@ class Attempt {
   #heldBytes = 0;
   #failure: AttemptOutcome = IGNORED;
   #inspector: SseInspector | undefined;
+  #converter: StreamConverter | undefined;
+  #captured: Buffer[] | undefined;
+  #capturedBytes = 0;
   #clientGone = false;
   #abortedByUs = false;
   #resolved = false;
@@ -167,10 +184,16 @@ class Attempt {
       typeof contentType === 'string' &&
       contentType.startsWith('text/event-stream')
     ) {
-      this.#inspector = new SseInspector(o.clientFormat);
+      this.#inspector = new SseInspector(o.upstreamFormat);
       this.#phase = 'pre-content';
       return;
     }
+    if (o.adapter !== undefined) {
+      // Another API's JSON can only be converted whole.
+      this.#phase = 'buffering';
+      return;
+    }
+    if (o.capture !== undefined && status === 200) this.#captured = [];
     this.#commitNow(controller);
   }
 
@@ -178,7 +201,26 @@ class Attempt {
     switch (this.#phase) {
       case 'streaming':
         this.#inspector?.scan(chunk);
-        this.#write(controller, chunk);
+        this.#capture(chunk);
+        this.#write(
+          controller,
+          this.#converter === undefined ? chunk : this.#converter.push(chunk),
+        );
+        return;
+      case 'buffering':
+        this.#heldBytes += chunk.length;
+        if (this.#heldBytes > MAX_TRANSLATED_BODY_BYTES) {
+          this.#failure = {
+            kind: 'failure',
+            reason: 'stream_error',
+            soft: false,
+            retryAfterMs: undefined,
+          };
+          this.#failBeforeCommit(this.#failure, undefined);
+          this.#abortUpstream(controller);
+          return;
+        }
+        this.#held.push(chunk);
         return;
       case 'holding-error':
         if (this.#heldBytes < MAX_HELD_BODY_BYTES) {
@@ -216,6 +258,22 @@ class Attempt {
       case 'holding-error':
         this.#failBeforeCommit(this.#failure, this.#heldResponse());
         return;
+      case 'buffering': {
+        const adapter = this.#o.adapter;
+        const body = Buffer.concat(this.#held);
+        this.#held = [];
+        const translated = adapter === undefined ? body : adapter.body(this.#status, body);
+        const headers = {
+          ...this.#headers,
+          'content-type': 'application/json',
+          'content-length': String(translated.length),
+        };
+        this.#commitHead(headers);
+        this.#o.res.end(translated);
+        if (this.#status === 200) this.#o.capture?.(this.#status, 'application/json', translated);
+        this.#finish(classifyStatus(this.#status, this.#o.failOn, undefined));
+        return;
+      }
       case 'pre-content':
         // The stream ended before any content: an empty answer is not a faithful one.
         this.#failBeforeCommit(
@@ -229,7 +287,8 @@ class Attempt {
           if (!inspector.sawError) {
             this.#endStreamWithError('the upstream stream ended before its terminator');
           } else {
-            this.#o.res.end();
+            // The (converted) error event already told the app; just close the stream.
+            this.#o.res.end(this.#converter?.end() ?? '');
           }
           this.#finish({
             kind: 'failure',
@@ -239,7 +298,15 @@ class Attempt {
           });
           return;
         }
-        this.#o.res.end();
+        this.#o.res.end(this.#converter?.end() ?? '');
+        if (this.#captured !== undefined && this.#status === 200) {
+          const type = this.#headers['content-type'];
+          this.#o.capture?.(
+            this.#status,
+            typeof type === 'string' ? type : 'application/json',
+            Buffer.concat(this.#captured),
+          );
+        }
         this.#finish(classifyStatus(this.#status, this.#o.failOn, undefined));
         return;
       }
@@ -279,8 +346,8 @@ class Attempt {
       );
       return;
     }
-    // Nothing was sent: a failure the chain may fall back from. An upstream error body that was
-    // being held is kept only if it arrived whole.
+    // Nothing was sent (also while buffering an answer to convert): a failure the chain may
+    // fall back from. An upstream error body that was being held is kept only if it arrived whole.
     this.#failBeforeCommit(this.#phase === 'holding-error' ? this.#failure : outcome, undefined);
   }
 
@@ -304,20 +371,44 @@ class Attempt {
   };
 
   #commitNow(controller: Dispatcher.DispatchController): void {
-    const o = this.#o;
     const headers = { ...this.#headers };
-    if (this.#inspector !== undefined) delete headers['content-length'];
-    o.commit(this.#status, headers);
+    if (this.#inspector !== undefined) {
+      delete headers['content-length'];
+      if (this.#o.adapter !== undefined) {
+        headers['content-type'] = 'text/event-stream; charset=utf-8';
+        this.#converter = this.#o.adapter.stream();
+      }
+    }
+    this.#commitHead(headers);
     this.#phase = 'streaming';
+    for (const chunk of this.#held) {
+      this.#capture(chunk);
+      this.#write(controller, this.#converter === undefined ? chunk : this.#converter.push(chunk));
+    }
+    this.#held = [];
+  }
+
+  /** Sends the head to the app and tells the chain the attempt has committed. */
+  #commitHead(headers: Record<string, string | string[] | undefined>): void {
+    // Upstream framing does not survive conversion: the sidecar frames the body itself.
+    delete headers['content-encoding'];
+    delete headers['transfer-encoding'];
+    this.#o.commit(this.#status, headers);
     if (!this.#resolved) {
       this.#resolved = true;
       this.#resolve({ kind: 'committed' });
     }
-    for (const chunk of this.#held) this.#write(controller, chunk);
-    this.#held = [];
   }
 
-  #write(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  #capture(chunk: Buffer): void {
+    if (this.#captured === undefined) return;
+    this.#capturedBytes += chunk.length;
+    if (this.#capturedBytes > MAX_CAPTURE_BYTES) this.#captured = undefined;
+    else this.#captured.push(chunk);
+  }
+
+  #write(controller: Dispatcher.DispatchController, chunk: Buffer | string): void {
+    if (chunk.length === 0) return;
     const res = this.#o.res;
     if (!res.write(chunk) && !controller.paused) {
       controller.pause();
@@ -339,8 +430,25 @@ class Attempt {
     controller.abort(new Error('aborted by the sidecar'));
   }
 
+  /** The upstream answer that was not passed on, converted to the app's format if needed. */
   #heldResponse(): HeldResponse {
-    return { status: this.#status, headers: this.#headers, body: Buffer.concat(this.#held) };
+    const raw = Buffer.concat(this.#held);
+    const adapter = this.#o.adapter;
+    if (adapter === undefined) return { status: this.#status, headers: this.#headers, body: raw };
+    if (this.#inspector !== undefined) {
+      const converter = adapter.stream();
+      const body = Buffer.from(converter.push(raw) + converter.end());
+      return {
+        status: this.#status,
+        headers: { ...this.#headers, 'content-type': 'text/event-stream; charset=utf-8' },
+        body,
+      };
+    }
+    return {
+      status: this.#status,
+      headers: { ...this.#headers, 'content-type': 'application/json' },
+      body: adapter.body(this.#status, raw),
+    };
   }
 
   #failBeforeCommit(outcome: AttemptOutcome, held: HeldResponse | undefined): void {

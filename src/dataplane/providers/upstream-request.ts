@@ -7,6 +7,7 @@
 import type { CompiledTarget, CompiledUpstream } from '../../policy/snapshot.ts';
 import { azureDeploymentOf } from '../request-route.ts';
 import type { ClientFormat } from '../client-errors.ts';
+import type { ResponseAdapter } from '../forward/response-adapter.ts';
 
 /** The API format a provider speaks (Azure OpenAI differs from OpenAI in URL and auth only). */
 export function formatOf(provider: CompiledUpstream['provider']): ClientFormat {
@@ -37,6 +38,8 @@ export interface UpstreamRequest {
   readonly body: Buffer | null;
   /** Model the target is asked for (reported in x-aicb-model). */
   readonly model: string | undefined;
+  /** Converts the answer into the app's format when the target speaks another API. */
+  readonly adapter: ResponseAdapter | undefined;
 }
 
 export type SkipReason = 'format' | 'no_model_mapping' | 'no_credentials';
@@ -112,6 +115,7 @@ export function planPrimary(client: ClientRequest, upstream: CompiledUpstream): 
     headers: forwardableHeaders(client.headers, false),
     body: client.body,
     model: client.model,
+    adapter: undefined,
   };
 }
 
@@ -144,7 +148,10 @@ export function planFallback(
 
   const path = targetPath(client.path, upstream, model);
   const body = withModel(client, upstream, model);
-  return { ok: true, request: { upstream, path, method: client.method, headers, body, model } };
+  return {
+    ok: true,
+    request: { upstream, path, method: client.method, headers, body, model, adapter: undefined },
+  };
 }
 
 function setCredential(
