@@ -13,6 +13,7 @@ import {
 import { formatFieldPath } from '../policy/validate-policy.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
+import { CircuitAlerts } from './circuit-alerts.ts';
 import { circuitHealth } from './circuit-health.ts';
 import { handleProxyRequest, guessFormat, sendError } from './forward/proxy-handler.ts';
 import { observeCircuits } from './observe-circuits.ts';
@@ -27,6 +28,13 @@ export interface SidecarOptions {
   /** Largest request body accepted (413 above). Default 32 MiB. */
   readonly maxBodyBytes?: number;
   readonly collectProcessMetrics?: boolean;
+  /**
+   * Whether this sidecar sends alerts itself (standalone mode). In a cluster the controller
+   * alerts once per policy transition instead. Default true.
+   */
+  readonly alerting?: boolean;
+  /** Names this sidecar in alerts (pod name or host name). */
+  readonly instanceId?: string;
 }
 
 export type ApplyResult =
@@ -57,6 +65,11 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   });
   const runtime = new SidecarRuntime({ clock, logger, env: options.env ?? {} });
   const stopObserving = observeCircuits(runtime.circuits, metrics, logger);
+  const alerts =
+    options.alerting === false
+      ? undefined
+      : new CircuitAlerts({ runtime, clock, logger, sourceId: options.instanceId ?? 'sidecar' });
+  if (alerts !== undefined) metrics.alertStats = () => alerts.dispatcher.stats();
   // Idle closed breakers (e.g. of models no longer requested) are dropped, and due deadlines
   // applied so health output stays current without traffic.
   const sweeper = setInterval(() => runtime.circuits.registry.sweep(), SWEEP_INTERVAL_MS);
@@ -75,7 +88,15 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   proxy.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
     done(null, body);
   });
-  const ctx = { runtime, metrics, logger, clock };
+  const ctx = {
+    runtime,
+    metrics,
+    logger,
+    clock,
+    onAllTargetsOpen: (upstream: string, endpoint: string, attempts: string) => {
+      alerts?.allTargetsOpen(upstream, endpoint, attempts);
+    },
+  };
   proxy.route({
     method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
     url: '/*',
@@ -160,6 +181,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       return { applied: true, changed: false };
     }
     runtime.apply(snapshot);
+    alerts?.configure(snapshot);
     metrics.configReloads.inc({ result: 'applied' });
     metrics.configInfo.reset();
     metrics.configInfo.set(
@@ -182,6 +204,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       clearInterval(sweeper);
       stopObserving();
       await Promise.all([proxy.close(), admin.close()]);
+      await alerts?.close();
       await runtime.close();
     },
   };

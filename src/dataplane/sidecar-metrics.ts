@@ -4,6 +4,7 @@
  * classes) or from fixed vocabularies, never from raw client input, so cardinality is bounded.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AlertDispatcherStats } from '../alerts/index.ts';
 
 /** Numeric value of `circuit_breaker_state`, as the reference dashboards expect. */
 export const STATE_GAUGE_VALUE = {
@@ -90,6 +91,70 @@ export class SidecarMetrics {
     help: 'The policy in force (value 1), labelled with its name and the first 12 characters of its hash.',
     labelNames: ['policy', 'hash'] as const,
     registers: [this.registry],
+  });
+
+  /** Where alert counters are read from at scrape time (set when alerting runs here). */
+  alertStats: (() => AlertDispatcherStats) | undefined;
+
+  readonly alerts = new Counter({
+    name: 'aicb_alerts_total',
+    help: 'Alert deliveries by target kind and result (sent, failed, dropped).',
+    labelNames: ['target', 'result'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.alertStats?.();
+      if (stats === undefined) return;
+      this.alerts.reset();
+      for (const [target, s] of Object.entries(stats.targets)) {
+        this.alerts.inc({ target, result: 'sent' }, s.sent);
+        this.alerts.inc({ target, result: 'failed' }, s.failed);
+        this.alerts.inc({ target, result: 'dropped' }, s.dropped);
+      }
+    },
+  });
+
+  readonly alertRetries = new Counter({
+    name: 'aicb_alert_retries_total',
+    help: 'Alert delivery retries (and timeouts among them) by target kind.',
+    labelNames: ['target', 'cause'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.alertStats?.();
+      if (stats === undefined) return;
+      this.alertRetries.reset();
+      for (const [target, s] of Object.entries(stats.targets)) {
+        this.alertRetries.inc({ target, cause: 'any' }, s.retried);
+        this.alertRetries.inc({ target, cause: 'timeout' }, s.timedOut);
+      }
+    },
+  });
+
+  readonly alertsSuppressed = new Counter({
+    name: 'aicb_alerts_suppressed_total',
+    help: 'Alerts not sent: a repeat within the dedup window, an event not in alerting.on, or malformed.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.alertStats?.();
+      if (stats === undefined) return;
+      this.alertsSuppressed.reset();
+      this.alertsSuppressed.inc({ reason: 'duplicate' }, stats.deduplicated);
+      this.alertsSuppressed.inc({ reason: 'filtered' }, stats.filtered);
+      this.alertsSuppressed.inc({ reason: 'invalid' }, stats.invalid);
+    },
+  });
+
+  readonly alertQueue = new Gauge({
+    name: 'aicb_alert_queue_depth',
+    help: 'Alerts waiting or in flight, by target kind.',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.alertStats?.();
+      if (stats === undefined) return;
+      for (const [target, s] of Object.entries(stats.targets))
+        this.alertQueue.set({ target }, s.queued + s.inFlight);
+    },
   });
 
   constructor(options: { collectProcessMetrics?: boolean } = {}) {

@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { Pool } from 'undici';
-import type { CompiledUpstream, PolicySnapshot } from '../policy/snapshot.ts';
+import type { CompiledUpstream, CredentialRef, PolicySnapshot } from '../policy/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Circuits } from './circuits.ts';
@@ -119,9 +119,11 @@ export class SidecarRuntime {
   }
 
   /** The policy's credential for an upstream, when it names one that can be read here. */
-  readonly credential = (upstream: CompiledUpstream): string | undefined => {
-    const ref = upstream.apiKey;
-    if (ref === null) return undefined;
+  readonly credential = (upstream: CompiledUpstream): string | undefined =>
+    upstream.apiKey === null ? undefined : this.resolve(upstream.apiKey);
+
+  /** Reads a credential reference (env, file or a value the controller delivered). */
+  readonly resolve = (ref: CredentialRef): string | undefined => {
     switch (ref.source) {
       case 'value':
         return ref.value;
@@ -136,11 +138,18 @@ export class SidecarRuntime {
     }
   };
 
-  /** Every credential value in use, so the logger can mask them wherever they appear. */
+  /** Every credential value in use (API keys, alert URLs), so logs can mask them anywhere. */
   secrets(): string[] {
     const out: string[] = [];
-    for (const u of this.#upstreams.values()) {
-      const value = this.credential(u);
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined) return out;
+    const refs = [
+      ...snapshot.upstreams.flatMap((u) => (u.apiKey === null ? [] : [u.apiKey])),
+      ...snapshot.alerting.webhooks,
+      ...(snapshot.alerting.slack === null ? [] : [snapshot.alerting.slack]),
+    ];
+    for (const ref of refs) {
+      const value = this.resolve(ref);
       if (value !== undefined) out.push(value);
     }
     return out;

@@ -31,12 +31,11 @@ export interface HealthReport {
 }
 
 export function policyYaml(spec: Record<string, unknown>, name = 'test'): string {
-  return stringify({
-    apiVersion: 'aicircuit.io/v1alpha1',
-    kind: 'AICircuitPolicy',
-    metadata: { name },
-    spec,
-  });
+  // YAML 1.1 output quotes keys such as `on` that Kubernetes (and aicb) read as booleans.
+  return stringify(
+    { apiVersion: 'aicircuit.io/v1alpha1', kind: 'AICircuitPolicy', metadata: { name }, spec },
+    { version: '1.1' },
+  );
 }
 
 export async function startSidecar(

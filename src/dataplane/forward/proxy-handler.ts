@@ -40,6 +40,8 @@ export interface ProxyContext {
   readonly metrics: SidecarMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Told when a request found every target of its chain open (an alertable moment). */
+  readonly onAllTargetsOpen?: (upstream: string, endpoint: string, attempts: string) => void;
 }
 
 /** Response headers that describe one hop and must not be forwarded (RFC 9110 7.6.1). */
@@ -465,6 +467,8 @@ class ChainRun {
       },
     );
     metrics.requests.inc({ upstream: this.#requested.name, endpoint, result: 'short_circuited' });
+    if (!skippedOnly)
+      this.#ctx.onAllTargetsOpen?.(this.#requested.name, endpoint, this.#attempts.join(','));
   }
 }
 

@@ -1,0 +1,140 @@
+/**
+ * Standalone mode's alerting: turns this sidecar's circuit transitions (and "every target open"
+ * moments on the request path) into alerts for src/alerts, which delivers them in the
+ * background. In a cluster the controller alerts instead, once per policy transition.
+ */
+import {
+  AlertDispatcher,
+  alertTargetsOf,
+  type AlertEvent,
+  type AlertEventKind,
+} from '../alerts/index.ts';
+import type { StateChangeEvent } from '../breaker/breaker-events.ts';
+import type { PolicySnapshot } from '../policy/snapshot.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/create-logger.ts';
+import { parseKey } from './circuits.ts';
+import type { SidecarRuntime } from './sidecar-runtime.ts';
+
+export class CircuitAlerts {
+  readonly dispatcher: AlertDispatcher;
+  readonly #runtime: SidecarRuntime;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #sourceId: string;
+  /** Wall time each circuit first opened in its current outage, for the recovery message. */
+  readonly #outageStart = new Map<string, number>();
+  readonly #unsubscribe: () => void;
+
+  constructor(options: {
+    runtime: SidecarRuntime;
+    clock: Clock;
+    logger: Logger;
+    sourceId: string;
+  }) {
+    this.#runtime = options.runtime;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#sourceId = options.sourceId;
+    this.dispatcher = new AlertDispatcher({ logger: options.logger, clock: options.clock });
+    this.#unsubscribe = options.runtime.circuits.registry.events.on('stateChange', (e) => {
+      this.#onStateChange(e);
+    });
+  }
+
+  /** Points the dispatcher at the policy's targets (on every policy load). */
+  configure(snapshot: PolicySnapshot): void {
+    const { targets, unresolved } = alertTargetsOf(
+      snapshot.alerting,
+      (ref) => this.#runtime.resolve(ref) ?? null,
+    );
+    for (const u of unresolved) {
+      this.#logger.warn(
+        { target: u.kind, index: u.index },
+        'alert target URL cannot be resolved here; it is skipped',
+      );
+    }
+    this.dispatcher.configure({
+      on: snapshot.alerting.on,
+      dedupWindowMs: snapshot.alerting.dedupWindowMs,
+      targets,
+    });
+  }
+
+  /** Called by the request path when every target of a chain was open: nothing could answer. */
+  allTargetsOpen(upstream: string, endpoint: string, attempts: string): void {
+    this.#send('allTargetsOpen', upstream, endpoint, undefined, {
+      fromState: 'open',
+      toState: 'open',
+      reason: 'all_targets_open',
+      note: attempts,
+      counts: {},
+    });
+  }
+
+  close(): Promise<void> {
+    this.#unsubscribe();
+    return this.dispatcher.close();
+  }
+
+  #onStateChange(e: StateChangeEvent): void {
+    const { upstream, endpoint, model } = parseKey(e.key);
+    const status = this.#runtime.circuits.registry.peek(e.key)?.getState();
+    const counts = {
+      ...(status === undefined
+        ? {}
+        : {
+            consecutiveFailures: status.consecutive,
+            windowFailures: status.windowFailures,
+            windowCalls: status.windowCalls,
+          }),
+    };
+    let kind: AlertEventKind | undefined;
+    let outageDurationMs: number | undefined;
+    if (e.to === 'open' || e.to === 'forced_open') {
+      kind = 'opened';
+      if (!this.#outageStart.has(e.key)) this.#outageStart.set(e.key, e.atWallMs);
+    } else if (e.to === 'half_open') {
+      kind = 'halfOpen';
+    } else if (e.to === 'closed' && (e.from === 'half_open' || e.from === 'forced_open')) {
+      kind = 'closed';
+      const start = this.#outageStart.get(e.key);
+      if (start !== undefined) outageDurationMs = e.atWallMs - start;
+      this.#outageStart.delete(e.key);
+    }
+    if (kind === undefined) return;
+    this.#send(kind, upstream, endpoint, model, {
+      fromState: e.from,
+      toState: e.to,
+      reason: e.reason,
+      counts,
+      ...(e.note === undefined ? {} : { note: e.note }),
+      ...(e.openForMs === undefined
+        ? {}
+        : { openForMs: e.openForMs, retryAt: new Date(e.atWallMs + e.openForMs).toISOString() }),
+      ...(outageDurationMs === undefined ? {} : { outageDurationMs }),
+    });
+  }
+
+  #send(
+    event: AlertEventKind,
+    upstream: string,
+    endpoint: string,
+    model: string | undefined,
+    detail: Pick<AlertEvent, 'fromState' | 'toState' | 'reason' | 'counts'> &
+      Partial<Pick<AlertEvent, 'note' | 'openForMs' | 'retryAt' | 'outageDurationMs'>>,
+  ): void {
+    const snapshot = this.#runtime.snapshot;
+    if (snapshot === undefined) return;
+    this.dispatcher.enqueue({
+      event,
+      policy: { namespace: snapshot.policy.namespace, name: snapshot.policy.name },
+      upstream,
+      endpoint,
+      ...(model === undefined ? {} : { model }),
+      ...detail,
+      at: new Date(this.#clock.wallMs()).toISOString(),
+      source: { kind: 'sidecar', id: this.#sourceId },
+    });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The wire contract between the controller and its sidecars, versioned with the snapshot.
+ *
+ * Controller → sidecar: one long-lived server-sent-events stream (GET /v1/stream) carrying
+ * `snapshot` events (the compiled policy for this pod), `fleet` events (shared fleet mode: a
+ * circuit another sidecar opened) and heartbeats. Sidecar → controller: short POSTs
+ * acknowledging or rejecting each snapshot (/v1/ack) and reporting circuit state (/v1/report).
+ * Both sides validate what they receive against these schemas.
+ */
+import { z } from 'zod';
+import { PolicySnapshotSchema, SNAPSHOT_SCHEMA_VERSION } from './snapshot.ts';
+
+export const PROTOCOL_PATHS = {
+  stream: '/v1/stream',
+  ack: '/v1/ack',
+  report: '/v1/report',
+} as const;
+
+/** Header a sidecar sends with the snapshot schema version it runs, so skew is refused early. */
+export const SCHEMA_VERSION_HEADER = 'x-aicb-snapshot-schema';
+
+export const SnapshotMessageSchema = z.strictObject({
+  snapshot: PolicySnapshotSchema,
+  /** Wall time the controller saw the change that produced this snapshot (propagation metric). */
+  changedAtWallMs: z.number(),
+});
+
+export const FleetMessageSchema = z.strictObject({
+  /** Breaker key as the sidecars build it (`upstream/endpoint[/model]` or `upstream`). */
+  key: z.string().min(1).max(600),
+  /** Open the circuit for this long from receipt (what the reporting sidecar chose). */
+  openForMs: z.number().int().min(1),
+  /** Pod that opened it, for logs. */
+  origin: z.string().max(300),
+  /** Hash of the policy this applies to; sidecars running another version ignore it. */
+  policyHash: z.string(),
+});
+
+export const AckSchema = z.strictObject({
+  hash: z.string(),
+  accepted: z.boolean(),
+  /** Why a snapshot was refused (field paths and messages; never secrets). */
+  problems: z.array(z.string().max(2000)).max(50).default([]),
+});
+
+export const CircuitReportSchema = z.strictObject({
+  key: z.string().max(600),
+  upstream: z.string().max(63),
+  endpoint: z.string().max(32),
+  state: z.enum(['closed', 'open', 'half_open', 'forced_open', 'metrics_only', 'disabled']),
+  /** Times this circuit opened since the sidecar started. */
+  openings: z.number().int().min(0),
+  /** Wall time of the last transition, if any. */
+  lastTransitionWallMs: z.number().nullable(),
+});
+
+export const TransitionReportSchema = z.strictObject({
+  key: z.string().max(600),
+  from: z.string().max(32),
+  to: z.string().max(32),
+  reason: z.string().max(64),
+  openForMs: z.number().nullable(),
+  atWallMs: z.number(),
+});
+
+export const ReportSchema = z.strictObject({
+  /** Hash of the snapshot the sidecar runs. */
+  hash: z.string().nullable(),
+  circuits: z.array(CircuitReportSchema).max(2000),
+  /** Transitions since the previous report, oldest first. */
+  transitions: z.array(TransitionReportSchema).max(1000),
+});
+
+export type SnapshotMessage = z.output<typeof SnapshotMessageSchema>;
+export type FleetMessage = z.output<typeof FleetMessageSchema>;
+export type Ack = z.output<typeof AckSchema>;
+export type CircuitReport = z.output<typeof CircuitReportSchema>;
+export type TransitionReport = z.output<typeof TransitionReportSchema>;
+export type Report = z.output<typeof ReportSchema>;
+
+export { SNAPSHOT_SCHEMA_VERSION };
