@@ -17,7 +17,7 @@ const say = (text = '') => {
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const primary = await startFakeProvider({ api: 'openai' });
-const backup = await startFakeProvider({ api: 'openai' });
+const backup = await startFakeProvider({ api: 'anthropic' });
 const dir = mkdtempSync(join(tmpdir(), 'aicb-demo-'));
 const file = join(dir, 'policy.yaml');
 writeFileSync(
@@ -27,10 +27,10 @@ writeFileSync(
       upstreams: [
         { name: 'openai', provider: 'openai', baseURL: primary.url },
         {
-          name: 'backup',
-          provider: 'openai-compatible',
+          name: 'anthropic',
+          provider: 'anthropic',
           baseURL: backup.url,
-          apiKey: { env: 'BACKUP_API_KEY' },
+          apiKey: { env: 'ANTHROPIC_API_KEY' },
         },
       ],
       breaker: {
@@ -39,7 +39,12 @@ writeFileSync(
         successThreshold: 1,
         recoveryBackoff: { jitter: 0 },
       },
-      fallbacks: [{ from: 'openai', to: [{ upstream: 'backup', model: 'backup-small' }] }],
+      fallbacks: [
+        {
+          from: 'openai',
+          to: [{ upstream: 'anthropic', modelMap: { 'gpt-4o-mini': 'claude-haiku-4-5' } }],
+        },
+      ],
     },
     'demo',
   ),
@@ -48,7 +53,7 @@ writeFileSync(
 const logger = createLogger({ level: 'silent' });
 const sidecar = buildSidecar({
   logger,
-  env: { BACKUP_API_KEY: 'sk-demo-backup-key' },
+  env: { ANTHROPIC_API_KEY: 'sk-demo-anthropic-key' },
   collectProcessMetrics: false,
 });
 const watch = await startStandalonePolicy(file, sidecar, logger);
@@ -62,11 +67,10 @@ const client = new OpenAI({
 
 say('ai-circuit-breaker demo');
 say(`  fake OpenAI (primary) ${primary.url}`);
-say(`  fake backup provider  ${backup.url}`);
+say(`  fake Anthropic        ${backup.url}`);
 say(`  sidecar               ${proxyUrl}  (admin ${adminUrl})`);
-say(
-  '  policy: open after 3 consecutive failures, probe after 2s, fall back to backup/backup-small',
-);
+say('  policy: open after 3 consecutive failures, probe after 2s; fall back to Anthropic');
+say('          (gpt-4o-mini -> claude-haiku-4-5, answers translated back to the OpenAI format)');
 say();
 
 async function ask(label: string): Promise<void> {
@@ -101,8 +105,9 @@ await ask('request 1');
 say(`   health: ${await health()}`);
 say();
 
-say('2. OpenAI starts failing with 503. Each failed call falls back to the backup at once;');
-say('   after the 3rd consecutive failure the circuit opens.');
+say('2. OpenAI starts failing with 503. Each failed call falls back to Claude at once (the');
+say('   OpenAI SDK still gets an ordinary chat.completion); after the 3rd consecutive failure');
+say('   the circuit opens and OpenAI is not called any more.');
 primary.setDefault({ type: 'status', status: 503 });
 const before = primary.requests.length;
 for (let i = 2; i <= 7; i++) await ask(`request ${i}`);
@@ -112,8 +117,10 @@ say(
 say(`   health: ${await health()}`);
 say();
 
-say('3. The backup fails too. Its real errors come back until its circuit opens as well; from');
-say('   then on the sidecar answers at once with 503 AICB_CIRCUIT_OPEN and calls nobody.');
+say('3. Anthropic fails too. Its real errors (in the OpenAI format) come back until its circuit');
+say(
+  '   opens as well; then the sidecar answers at once with 503 AICB_CIRCUIT_OPEN, calling nobody.',
+);
 backup.setDefault({ type: 'status', status: 500 });
 const calls = primary.requests.length + backup.requests.length;
 for (let i = 8; i <= 12; i++) await ask(`request ${i}`);
@@ -131,7 +138,7 @@ await pause(2100);
 await ask('request 13');
 await ask('request 14');
 say(`   health: ${await health()}`);
-say('   (backup reads half_open: its open period is over; its next call would be its probe.)');
+say('   (anthropic reads half_open: its open period is over; its next call would be its probe.)');
 say();
 
 const metrics = await (await fetch(`${adminUrl}/metrics`)).text();

@@ -10,7 +10,7 @@ import type { CompiledUpstream, CredentialRef, PolicySnapshot } from '../policy/
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Circuits } from './circuits.ts';
-import { originOf } from './providers/upstream-request.ts';
+import { originOf } from './providers/base-url.ts';
 import { ResponseCache } from './response-cache.ts';
 
 /** How long a credential read from a file is trusted before the file is read again. */

@@ -25,7 +25,9 @@ export type Behavior =
   /** A 200 stream that sends `afterChunks` content chunks and then dies (socket destroyed). */
   | { readonly type: 'stream-cut'; readonly afterChunks: number }
   /** A streamed answer with a pause between chunks. */
-  | { readonly type: 'stream-slow'; readonly chunkDelayMs: number; readonly chunks?: number };
+  | { readonly type: 'stream-slow'; readonly chunkDelayMs: number; readonly chunks?: number }
+  /** The model calls a tool (streamed or not, as the request asks). */
+  | { readonly type: 'tool'; readonly name: string; readonly input: Record<string, unknown> };
 
 export interface RecordedRequest {
   readonly method: string;
@@ -135,6 +137,25 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
             ? `data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error' } })}\n\n`
             : `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
         );
+        return;
+      }
+      case 'tool': {
+        const isStream = request.stream === true;
+        if (!isStream) {
+          sendJson(
+            res,
+            api === 'openai'
+              ? openaiToolCompletion(model, behavior, n)
+              : anthropicToolMessage(model, behavior, n),
+          );
+          return;
+        }
+        res.writeHead(200, sseHeaders);
+        const events =
+          api === 'openai'
+            ? openaiToolStream(model, behavior, n)
+            : anthropicToolStream(model, behavior, n);
+        writeEvents(res, req.socket, events, 0, undefined, api);
         return;
       }
       case 'stream-cut':
@@ -416,4 +437,172 @@ function embedding(model: string): unknown {
     model,
     usage: { prompt_tokens: 4, total_tokens: 4 },
   };
+}
+
+interface ToolCall {
+  readonly name: string;
+  readonly input: Record<string, unknown>;
+}
+
+function openaiToolCompletion(model: string, call: ToolCall, n: number): unknown {
+  return {
+    id: `chatcmpl-fake${n}`,
+    object: 'chat.completion',
+    created: 1_764_000_000,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: null,
+          refusal: null,
+          annotations: [],
+          tool_calls: [
+            {
+              id: `call_fake${n}`,
+              type: 'function',
+              function: { name: call.name, arguments: JSON.stringify(call.input) },
+            },
+          ],
+        },
+        logprobs: null,
+        finish_reason: 'tool_calls',
+      },
+    ],
+    usage: { prompt_tokens: 20, completion_tokens: 9, total_tokens: 29 },
+  };
+}
+
+function openaiToolStream(model: string, call: ToolCall, n: number): string[] {
+  const base = {
+    id: `chatcmpl-fake${n}`,
+    object: 'chat.completion.chunk',
+    created: 1_764_000_000,
+    model,
+  };
+  const data = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+  const args = JSON.stringify(call.input);
+  const half = Math.floor(args.length / 2);
+  return [
+    data({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { role: 'assistant', content: null },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
+    }),
+    data({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: {
+            tool_calls: [
+              {
+                index: 0,
+                id: `call_fake${n}`,
+                type: 'function',
+                function: { name: call.name, arguments: '' },
+              },
+            ],
+          },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
+    }),
+    data({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(0, half) } }] },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
+    }),
+    data({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] },
+          logprobs: null,
+          finish_reason: null,
+        },
+      ],
+    }),
+    data({
+      ...base,
+      choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'tool_calls' }],
+    }),
+    data({
+      ...base,
+      choices: [],
+      usage: { prompt_tokens: 20, completion_tokens: 9, total_tokens: 29 },
+    }),
+    'data: [DONE]\n\n',
+  ];
+}
+
+function anthropicToolMessage(model: string, call: ToolCall, n: number): unknown {
+  return {
+    id: `msg_fake${n}`,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'tool_use', id: `toolu_fake${n}`, name: call.name, input: call.input }],
+    stop_reason: 'tool_use',
+    stop_sequence: null,
+    usage: { input_tokens: 20, output_tokens: 9 },
+  };
+}
+
+function anthropicToolStream(model: string, call: ToolCall, n: number): string[] {
+  const ev = (type: string, o: unknown) => `event: ${type}\ndata: ${JSON.stringify(o)}\n\n`;
+  const args = JSON.stringify(call.input);
+  const half = Math.floor(args.length / 2);
+  return [
+    ev('message_start', {
+      type: 'message_start',
+      message: {
+        id: `msg_fake${n}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 20, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'tool_use', id: `toolu_fake${n}`, name: call.name, input: {} },
+    }),
+    ev('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'input_json_delta', partial_json: args.slice(0, half) },
+    }),
+    ev('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'input_json_delta', partial_json: args.slice(half) },
+    }),
+    ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    ev('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'tool_use', stop_sequence: null },
+      usage: { output_tokens: 9 },
+    }),
+    ev('message_stop', { type: 'message_stop' }),
+  ];
 }

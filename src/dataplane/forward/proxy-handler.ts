@@ -193,9 +193,10 @@ class ChainRun {
           target,
           upstream,
           runtime.credential,
+          this.#ctx.clock.wallMs(),
         );
         if (!plan.ok) {
-          this.#skip(upstream.name, plan.reason);
+          this.#skip(upstream.name, plan.reason, plan.detail);
           continue;
         }
         request = plan.request;
@@ -355,19 +356,24 @@ class ChainRun {
     return true;
   }
 
-  #skip(name: string, reason: SkipReason): void {
-    this.#attempts.push(`${name}:skipped-${reason}`);
+  #skip(name: string, reason: SkipReason, detail: string | undefined): void {
+    // The translator's reason, readable in the header (commas would split the list).
+    const why = detail === undefined ? '' : `(${detail.replace(/[,\r\n]/g, ';')})`;
+    this.#attempts.push(`${name}:skipped-${reason}${why}`);
     this.#ctx.metrics.fallbacks.inc({
       from: this.#requested.name,
       to: name,
       result: `skipped_${reason}`,
     });
-    if (this.#ctx.logger.isLevelEnabled('debug')) {
-      this.#ctx.logger.debug(
-        { upstream: this.#requested.name, target: name, reason },
-        'fallback target skipped',
-      );
-    }
+    this.#ctx.logger.info(
+      {
+        upstream: this.#requested.name,
+        target: name,
+        reason,
+        ...(detail === undefined ? {} : { detail }),
+      },
+      'fallback target skipped: it cannot serve this request faithfully',
+    );
   }
 
   #writeHead(

@@ -4,8 +4,11 @@
  * the translators in providers/translate/.
  */
 export interface ResponseAdapter {
-  /** Converts a complete JSON body (an answer or an error) into the app's format. */
-  body(status: number, body: Buffer): Buffer;
+  /**
+   * Converts a complete JSON body (an answer or an error) into the app's format; undefined when
+   * the answer holds something the app's API cannot express (the chain then moves on).
+   */
+  body(status: number, body: Buffer): Buffer | undefined;
   /** A converter for one event stream, fed upstream bytes chunk by chunk. */
   stream(): StreamConverter;
 }

@@ -263,6 +263,12 @@ class Attempt {
         const body = Buffer.concat(this.#held);
         this.#held = [];
         const translated = adapter === undefined ? body : adapter.body(this.#status, body);
+        if (translated === undefined) {
+          // The answer cannot be expressed in the app's API: not the upstream's fault, so the
+          // breaker ignores it, but nothing reached the app and the chain moves on.
+          this.#failBeforeCommit(IGNORED, undefined);
+          return;
+        }
         const headers = {
           ...this.#headers,
           'content-type': 'application/json',
@@ -447,7 +453,7 @@ class Attempt {
     return {
       status: this.#status,
       headers: { ...this.#headers, 'content-type': 'application/json' },
-      body: adapter.body(this.#status, raw),
+      body: adapter.body(this.#status, raw) ?? raw,
     };
   }
 

@@ -6,6 +6,8 @@
  */
 import type { CompiledTarget, CompiledUpstream } from '../../policy/snapshot.ts';
 import { azureDeploymentOf } from '../request-route.ts';
+import { joinPath } from './base-url.ts';
+import { planCrossFormat } from './cross-format.ts';
 import type { ClientFormat } from '../client-errors.ts';
 import type { ResponseAdapter } from '../forward/response-adapter.ts';
 
@@ -42,11 +44,11 @@ export interface UpstreamRequest {
   readonly adapter: ResponseAdapter | undefined;
 }
 
-export type SkipReason = 'format' | 'no_model_mapping' | 'no_credentials';
+export type SkipReason = 'format' | 'no_model_mapping' | 'no_credentials' | 'untranslatable';
 
 export type TargetPlan =
   | { readonly ok: true; readonly request: UpstreamRequest }
-  | { readonly ok: false; readonly reason: SkipReason };
+  | { readonly ok: false; readonly reason: SkipReason; readonly detail?: string };
 
 /** Resolves a credential reference to its value (env, file or delivered value), or undefined. */
 export type CredentialResolver = (upstream: CompiledUpstream) => string | undefined;
@@ -126,16 +128,46 @@ export function planFallback(
   target: CompiledTarget,
   upstream: CompiledUpstream,
   credential: CredentialResolver,
+  nowWallMs: number,
 ): TargetPlan {
-  const targetFormat = formatOf(upstream.provider);
-  // Translation between API formats is a separate concern; until a translator is registered
-  // for the pair, a target speaking another format cannot answer faithfully.
-  if (targetFormat !== client.format) return { ok: false, reason: 'format' };
   const model = mapModel(target, client.model);
   if (model === undefined && target.modelMap !== null)
     return { ok: false, reason: 'no_model_mapping' };
-
   const key = credential(upstream);
+
+  if (formatOf(upstream.provider) !== client.format) {
+    // Another API: the request is translated, the answer converted back. The target needs its
+    // own key and an explicit model (the app's model name means nothing to another provider).
+    if (key === undefined) return { ok: false, reason: 'no_credentials' };
+    if (target.model === null && target.modelMap === null)
+      return { ok: false, reason: 'no_model_mapping' };
+    if (model === undefined) return { ok: false, reason: 'no_model_mapping' };
+    const userAgent = client.headers['user-agent'];
+    const plan = planCrossFormat({
+      json: client.json,
+      clientPath: client.path,
+      clientFormat: client.format,
+      target: upstream,
+      model,
+      key,
+      userAgent: typeof userAgent === 'string' ? userAgent : undefined,
+      nowSeconds: Math.floor(nowWallMs / 1000),
+    });
+    if (!plan.ok) return { ok: false, reason: 'untranslatable', detail: plan.reason };
+    return {
+      ok: true,
+      request: {
+        upstream,
+        path: plan.path,
+        method: 'POST',
+        headers: plan.headers,
+        body: plan.body,
+        model,
+        adapter: plan.adapter,
+      },
+    };
+  }
+
   // Without its own key a target may reuse the app's credentials only for the same provider.
   if (key === undefined && upstream.provider !== requested.provider) {
     return { ok: false, reason: 'no_credentials' };
@@ -212,19 +244,4 @@ function withModel(
   // Azure takes the model from the deployment path; other providers read the body.
   if (upstream.provider === 'azure-openai' || client.json.model === model) return client.body;
   return Buffer.from(JSON.stringify({ ...client.json, model }));
-}
-
-/** Path for the dispatcher: the base URL's own path prefix plus the request path. */
-function joinPath(baseURL: string, path: string): string {
-  const schemeEnd = baseURL.indexOf('://') + 3;
-  const pathStart = baseURL.indexOf('/', schemeEnd);
-  const prefix = pathStart === -1 ? '' : baseURL.slice(pathStart);
-  return prefix + path;
-}
-
-/** Origin (scheme, host, port) of an upstream's base URL, for its connection pool. */
-export function originOf(baseURL: string): string {
-  const schemeEnd = baseURL.indexOf('://') + 3;
-  const pathStart = baseURL.indexOf('/', schemeEnd);
-  return pathStart === -1 ? baseURL : baseURL.slice(0, pathStart);
 }

@@ -62,7 +62,11 @@ beforeEach(async () => {
 afterEach(async () => {
   await sc.close();
   await provider.close();
-  await new Promise<void>((resolve) => receiver.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    receiver.close(() => {
+      resolve();
+    }),
+  );
 });
 
 async function until(condition: () => boolean): Promise<void> {
@@ -118,7 +122,11 @@ describe('standalone alerts', () => {
   });
 
   it('costs a dead alert endpoint only a counter and a log line', async () => {
-    await new Promise<void>((resolve) => receiver.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      receiver.close(() => {
+        resolve();
+      }),
+    );
     receiver = createServer();
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     provider.setDefault({ type: 'status', status: 503 });

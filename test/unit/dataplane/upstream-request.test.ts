@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   forwardableHeaders,
   mapModel,
-  originOf,
   planFallback,
   planPrimary,
   type ClientRequest,
 } from '../../../src/dataplane/providers/upstream-request.ts';
+import { originOf } from '../../../src/dataplane/providers/base-url.ts';
 import type { CompiledUpstream } from '../../../src/policy/snapshot.ts';
 
 function upstream(
@@ -97,6 +97,7 @@ describe('planFallback', () => {
       { upstream: 'azure', model: 'gpt4o-deploy', modelMap: null },
       azure,
       credential,
+      0,
     );
     if (!plan.ok) throw new Error(plan.reason);
     expect(plan.request.path).toBe(
@@ -121,6 +122,7 @@ describe('planFallback', () => {
       { upstream: 'vllm', model: null, modelMap: { '*': 'llama' } },
       compatible,
       credential,
+      0,
     );
     if (!plan.ok) throw new Error(plan.reason);
     expect(plan.request.path).toBe('/prefix/v1/chat/completions');
@@ -132,15 +134,65 @@ describe('planFallback', () => {
     });
   });
 
-  it('skips a target of another API format until a translator exists', () => {
+  it('translates a chat request for a target of another API format', () => {
     const plan = planFallback(
       openaiRequest(),
       openai,
       { upstream: 'anthropic', model: 'claude', modelMap: null },
       anthropic,
       credential,
+      1_764_000_000_000,
     );
-    expect(plan).toEqual({ ok: false, reason: 'format' });
+    if (!plan.ok) throw new Error(plan.reason);
+    expect(plan.request.path).toBe('/v1/messages');
+    expect(plan.request.headers).toMatchObject({
+      'x-api-key': 'ant',
+      'anthropic-version': '2023-06-01',
+    });
+    expect(plan.request.headers.authorization).toBeUndefined();
+    expect(JSON.parse(plan.request.body?.toString() ?? '{}')).toMatchObject({
+      model: 'claude',
+      max_tokens: 4096,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(plan.request.adapter).toBeDefined();
+  });
+
+  it('skips a cross-format target with the translator reason when the request has no faithful mapping', () => {
+    const json = { model: 'gpt-4o', n: 2, messages: [{ role: 'user', content: 'hi' }] };
+    const plan = planFallback(
+      openaiRequest({ json, body: Buffer.from(JSON.stringify(json)) }),
+      openai,
+      { upstream: 'anthropic', model: 'claude', modelMap: null },
+      anthropic,
+      credential,
+      0,
+    );
+    expect(plan).toMatchObject({ ok: false, reason: 'untranslatable' });
+    expect(!plan.ok && plan.detail).toMatch(/n > 1|n=2|\bn\b/);
+  });
+
+  it('skips a cross-format target without an explicit model mapping or its own key', () => {
+    expect(
+      planFallback(
+        openaiRequest(),
+        openai,
+        { upstream: 'anthropic', model: null, modelMap: null },
+        anthropic,
+        credential,
+        0,
+      ),
+    ).toEqual({ ok: false, reason: 'no_model_mapping' });
+    expect(
+      planFallback(
+        openaiRequest(),
+        openai,
+        { upstream: 'anthropic', model: 'claude', modelMap: null },
+        { ...anthropic, apiKey: null },
+        credential,
+        0,
+      ),
+    ).toEqual({ ok: false, reason: 'no_credentials' });
   });
 
   it('skips a target whose modelMap has no entry for the requested model', () => {
@@ -150,6 +202,7 @@ describe('planFallback', () => {
       { upstream: 'vllm', model: null, modelMap: { 'gpt-3.5': 'x' } },
       compatible,
       credential,
+      0,
     );
     expect(plan).toEqual({ ok: false, reason: 'no_model_mapping' });
   });
@@ -163,6 +216,7 @@ describe('planFallback', () => {
         { upstream: 'vllm', model: null, modelMap: null },
         keyless,
         credential,
+        0,
       ),
     ).toEqual({
       ok: false,
@@ -175,6 +229,7 @@ describe('planFallback', () => {
       { upstream: 'openai2', model: null, modelMap: null },
       { ...openai, name: 'openai2' },
       credential,
+      0,
     );
     expect(plan.ok && plan.request.headers.authorization).toBe('Bearer app-key');
   });

@@ -12,7 +12,7 @@
  * | messages: role system (mid-conversation)  | system message at the same position               |
  * | messages: user, assistant                 | user / assistant messages                         |
  * | text, image (base64 / url source)         | text part, image_url part (base64 as data: URL)   |
- * | image with file source, document,        | SKIP (no chat completions equivalent)             |
+ * | image with file source, document,         | SKIP (no chat completions equivalent)             |
  * |   search_result, server tool blocks       |                                                   |
  * | tool_use (assistant)                      | tool_calls, ids kept, input JSON.stringify'd      |
  * | tool_result (user)                        | role:tool messages before the rest of the turn,   |

@@ -3,23 +3,23 @@
  * an app using the OpenAI SDK streams an answer served by an Anthropic fallback. Nothing is held
  * back: each Anthropic event yields the OpenAI text for it at once.
  *
- * | Anthropic event                          | OpenAI output                                      |
- * | ---------------------------------------- | -------------------------------------------------- |
- * | message_start                            | first chunk: delta {role: assistant, content: ""}  |
- * | content_block_start text                 | its text, if any, as a content delta               |
- * | content_block_start tool_use             | tool_calls delta {index, id, type, function.name}  |
- * | content_block_delta text_delta           | content delta                                      |
- * | content_block_delta input_json_delta     | tool_calls delta {index, function.arguments}       |
- * | content_block_stop of an argument-less   | tool_calls delta with the block's input ("{}")     |
- * |   tool_use                               |                                                    |
- * | thinking blocks, signature/citations     | nothing (chat completions never stream reasoning)  |
- * |   deltas, ping                           |                                                    |
- * | message_delta with stop_reason           | finish chunk {delta: {}, finish_reason}            |
- * | message_stop                             | usage chunk (choices: []) only when the app asked  |
- * |                                          | for stream_options.include_usage, then [DONE]      |
- * | error                                    | `data: {"error": …}` and the stream ends, no [DONE] |
- * | unknown event types                      | nothing (Anthropic may add event types)            |
- * | unknown content block types              | error: part of the answer would be lost            |
+ * | Anthropic event                        | OpenAI output                                       |
+ * | -------------------------------------- | --------------------------------------------------- |
+ * | message_start                          | first chunk: delta {role: assistant, content: ""}   |
+ * | content_block_start text               | its text, if any, as a content delta                |
+ * | content_block_start tool_use           | tool_calls delta {index, id, type, function.name}   |
+ * | content_block_delta text_delta         | content delta                                       |
+ * | content_block_delta input_json_delta   | tool_calls delta {index, function.arguments}        |
+ * | content_block_stop of an argument-less | tool_calls delta with the block's input ("{}")      |
+ * |   tool_use                             |                                                     |
+ * | thinking blocks, signature/citations   | nothing (chat completions never stream reasoning)   |
+ * |   deltas, ping                         |                                                     |
+ * | message_delta with stop_reason         | finish chunk {delta: {}, finish_reason}             |
+ * | message_stop                           | usage chunk (choices: []) only when the app asked   |
+ * |                                        | for stream_options.include_usage, then [DONE]       |
+ * | error                                  | `data: {"error": …}` and the stream ends, no [DONE] |
+ * | unknown event types                    | nothing (Anthropic may add event types)             |
+ * | unknown content block types            | error: part of the answer would be lost             |
  *
  * Every chunk carries the same id (the upstream message id, optionally prefixed), `created` and
  * the model the target reports in message_start. With include_usage, every chunk carries

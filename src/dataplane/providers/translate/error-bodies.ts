@@ -4,18 +4,18 @@
  * provider failed the same way (both SDKs pick the class from the status; the type is what the
  * app logs and matches on).
  *
- * | Anthropic `error.type`  | OpenAI `error.type` / `code`               | Typical status |
- * | ----------------------- | ------------------------------------------ | -------------- |
- * | invalid_request_error   | invalid_request_error / null               | 400            |
- * | authentication_error    | invalid_request_error / invalid_api_key    | 401            |
- * | billing_error           | insufficient_quota / insufficient_quota    | 402            |
- * | permission_error        | request_forbidden / null                   | 403            |
- * | not_found_error         | invalid_request_error / null               | 404            |
- * | request_too_large       | invalid_request_error / null               | 413            |
- * | rate_limit_error        | requests / rate_limit_exceeded             | 429            |
- * | timeout_error           | server_error / null                        | 504            |
- * | api_error               | server_error / null                        | 500            |
- * | overloaded_error        | server_error / null                        | 529 / 503      |
+ * | Anthropic `error.type` | OpenAI `error.type` / `code`               | Typical status |
+ * | ---------------------- | ------------------------------------------ | -------------- |
+ * | invalid_request_error  | invalid_request_error / null               | 400            |
+ * | authentication_error   | invalid_request_error / invalid_api_key    | 401            |
+ * | billing_error          | insufficient_quota / insufficient_quota    | 402            |
+ * | permission_error       | request_forbidden / null                   | 403            |
+ * | not_found_error        | invalid_request_error / null               | 404            |
+ * | request_too_large      | invalid_request_error / null               | 413            |
+ * | rate_limit_error       | requests / rate_limit_exceeded             | 429            |
+ * | timeout_error          | server_error / null                        | 504            |
+ * | api_error              | server_error / null                        | 500            |
+ * | overloaded_error       | server_error / null                        | 529 / 503      |
  *
  * OpenAI's types are loose (429 comes as `requests`, `tokens` or `insufficient_quota`), so the
  * reverse direction decides by status first and by type/code only when there is no status (an

@@ -5,58 +5,59 @@
  * reason (ignoring it would change the answer the app gets). Unknown fields skip too: a field this
  * file has never seen may change the answer.
  *
- * | OpenAI field                               | Handling                                          |
- * | ------------------------------------------ | ------------------------------------------------- |
- * | model                                      | replaced by the target's mapped model             |
- * | messages: system, developer                | top-level `system`, in order (developer = system); |
- * |                                            | one mid-conversation is hoisted there too, since  |
- * |                                            | in-place system turns depend on the Claude model  |
- * | messages: user, assistant                  | turns; empty ones omitted (Anthropic rejects them) |
- * | messages: tool                             | user turn of tool_result blocks, ids preserved;   |
- * |                                            | consecutive tool messages share one turn          |
- * | assistant tool_calls                       | tool_use blocks, ids kept, arguments parsed        |
- * | content: text, image_url (http(s), data:)  | text, image (url / base64 source)                 |
- * | content: input_audio, file; assistant audio | SKIP (no Anthropic equivalent)                    |
- * | message `name`, image `detail`             | dropped (no Anthropic field; content unchanged)   |
- * | conversation ending with assistant         | SKIP (Anthropic would continue it as a prefill)   |
- * | max_completion_tokens / max_tokens         | max_tokens (the first wins); default 4096 since   |
- * |                                            | Anthropic requires it                             |
- * | temperature                                | same value for 0..1; SKIP above 1 (Anthropic's    |
- * |                                            | range ends at 1; the same softmax temperature)    |
- * | top_p                                      | same value                                        |
- * | temperature/top_p equal to 1 (the default) | dropped (same as not sending them)                |
- * | temperature and top_p both non-default     | SKIP (current Claude models reject the pair)      |
- * | temperature/top_p on anthropic-version     | SKIP (2026-10-21 and later reject them with 400)  |
- * |   >= 2026-10-21                            |                                                   |
- * | stop (string or array)                     | stop_sequences                                    |
- * | n                                          | 1 ok; SKIP above 1 (one answer per request)       |
- * | safety_identifier, user                    | metadata.user_id (safety_identifier first)        |
- * | tools (function)                           | tools {name, description, input_schema, strict}   |
- * | tools (custom, free-form text)             | SKIP                                              |
- * | tool_choice none/auto/required/function    | none/auto/any/tool                                |
- * | tool_choice allowed_tools                  | tools filtered to the allowed ones, auto/any      |
- * | parallel_tool_calls: false                 | tool_choice.disable_parallel_tool_use             |
- * | response_format text                       | dropped (the default)                             |
- * | response_format json_schema                | output_config.format json_schema (structured      |
- * |                                            | outputs); the schema's name/description dropped   |
- * | response_format json_object                | SKIP (no "any JSON" mode on Anthropic)            |
- * | stream                                     | stream                                            |
- * | stream_options.include_usage               | honoured by the stream translator (Anthropic      |
- * |                                            | streams always report usage)                      |
- * | frequency_penalty, presence_penalty != 0   | SKIP (no Anthropic equivalent)                    |
- * | logit_bias (non-empty)                     | SKIP                                              |
- * | logprobs: true, top_logprobs > 0           | SKIP (the app asked for data Anthropic lacks)     |
- * | modalities with audio, audio               | SKIP                                              |
- * | verbosity other than medium                | SKIP (an explicit length control)                 |
- * | web_search_options, moderation             | SKIP                                              |
- * | functions, function_call (deprecated)      | SKIP (no call ids to preserve)                    |
- * | metadata, store                            | dropped (stored-completion tags only)             |
- * | prompt_cache_key/_retention/_options,      | dropped (caching, latency, billing tier,          |
- * |   prediction, service_tier,                |  abuse heuristics: the answer is unchanged)       |
- * |   stream_options.include_obfuscation       |                                                   |
- * | reasoning_effort                           | dropped (a compute budget hint, not content)      |
- * | seed                                       | dropped (best-effort determinism, deprecated)     |
- * | anything else                              | SKIP                                              |
+ * | OpenAI field                             | Handling                                           |
+ * | ---------------------------------------- | -------------------------------------------------- |
+ * | model                                    | replaced by the target's mapped model              |
+ * | messages: system, developer              | top-level `system` in order (developer = system);  |
+ * |                                          | a mid-conversation one is hoisted there too:       |
+ * |                                          | in-place system turns depend on the Claude model   |
+ * | messages: user, assistant                | turns; empty ones omitted (Anthropic rejects them) |
+ * | messages: tool                           | one user turn of tool_result blocks per run of     |
+ * |                                          | consecutive tool messages, ids kept                |
+ * | assistant tool_calls                     | tool_use blocks, ids kept, arguments parsed        |
+ * | content: text, image_url (http(s)/data:) | text, image (url / base64 source)                  |
+ * | content: input_audio, file               | SKIP (no Anthropic equivalent)                     |
+ * | assistant audio, function_call           | SKIP                                               |
+ * | message `name`, image `detail`           | dropped (no Anthropic field; content unchanged)    |
+ * | conversation ending with assistant       | SKIP (Anthropic would continue it as a prefill)    |
+ * | max_completion_tokens / max_tokens       | max_tokens (the first wins); default 4096, since   |
+ * |                                          | Anthropic requires it                              |
+ * | temperature                              | same value for 0..1 (same softmax temperature);    |
+ * |                                          | SKIP above 1 (Anthropic's range ends at 1)         |
+ * | top_p                                    | same value                                         |
+ * | temperature/top_p = 1 (the default)      | dropped (same as not sending them)                 |
+ * | temperature and top_p both non-default   | SKIP (current Claude models reject the pair)       |
+ * | temperature/top_p on anthropic-version   | SKIP (2026-10-21 and later reject them with 400)   |
+ * |   >= 2026-10-21                          | |                                                  |
+ * | stop (string or array)                   | stop_sequences                                     |
+ * | n                                        | 1 ok; SKIP above 1 (one answer per request)        |
+ * | safety_identifier, user                  | metadata.user_id (safety_identifier first)         |
+ * | tools (function)                         | tools {name, description, input_schema, strict}    |
+ * | tools (custom, free-form text)           | SKIP                                               |
+ * | tool_choice none/auto/required/function  | none/auto/any/tool                                 |
+ * | tool_choice allowed_tools                | tools filtered to the allowed ones; auto/any       |
+ * | parallel_tool_calls: false               | tool_choice.disable_parallel_tool_use              |
+ * | response_format text                     | dropped (the default)                              |
+ * | response_format json_schema              | output_config.format json_schema (structured       |
+ * |                                          | outputs); the schema's name/description dropped    |
+ * | response_format json_object              | SKIP (no "any JSON" mode on Anthropic)             |
+ * | stream                                   | stream                                             |
+ * | stream_options.include_usage             | honoured by the stream translator (Anthropic       |
+ * |                                          | streams always report usage)                       |
+ * | frequency_penalty, presence_penalty != 0 | SKIP (no Anthropic equivalent)                     |
+ * | logit_bias (non-empty)                   | SKIP                                               |
+ * | logprobs: true, top_logprobs > 0         | SKIP (the app asked for data Anthropic lacks)      |
+ * | modalities with audio, audio             | SKIP                                               |
+ * | verbosity other than medium              | SKIP (an explicit length control)                  |
+ * | web_search_options, moderation           | SKIP                                               |
+ * | functions, function_call (deprecated)    | SKIP (no call ids to preserve)                     |
+ * | metadata, store                          | dropped (stored-completion tags only)              |
+ * | prompt_cache_key/_retention/_options,    | dropped (caching, latency, billing tier: the       |
+ * |   prediction, service_tier,              | answer is unchanged)                               |
+ * |   stream_options.include_obfuscation     | |                                                  |
+ * | reasoning_effort                         | dropped (a compute budget hint, not content)       |
+ * | seed                                     | dropped (best-effort determinism, deprecated)      |
+ * | anything else                            | SKIP                                               |
  */
 import type {
   AnthropicContentBlock,

@@ -2,22 +2,24 @@
  * OpenAI `chat.completion.chunk` stream → Anthropic Messages stream events, chunk by chunk, so an
  * app using the Anthropic SDK streams an answer served by an OpenAI fallback.
  *
- * | OpenAI input                              | Anthropic output                                  |
- * | ----------------------------------------- | ------------------------------------------------- |
- * | first chunk                               | message_start (id, model; input tokens when the   |
- * |                                           | chunk has usage, else 0 until message_delta)      |
- * | delta.content / delta.refusal             | a text block: content_block_start once, then      |
- * |                                           | text_delta per chunk                              |
- * | delta.tool_calls, new index               | the open block stops; tool_use block starts with  |
- * |                                           | id and name; arguments as input_json_delta        |
- * | delta.tool_calls, same index              | input_json_delta                                  |
- * | finish_reason                             | the open block stops; the stop reason is kept     |
- * | usage chunk (choices: [])                 | kept; message_delta (stop_reason + usage) goes    |
- * |                                           | out once both the finish and the usage are known  |
- * | [DONE]                                    | message_delta if not sent yet (usage unknown:     |
- * |                                           | output_tokens 0), then message_stop               |
- * | `{"error": …}`                            | `event: error`, and the stream ends               |
+ * | OpenAI input                  | Anthropic output                                 |
+ * | ----------------------------- | ------------------------------------------------ |
+ * | first chunk                   | message_start (id, model; input tokens when the  |
+ * |                               | chunk has usage, else 0 until message_delta)     |
+ * | delta.content / delta.refusal | a text block: content_block_start once, then     |
+ * |                               | text_delta per chunk                             |
+ * | delta.tool_calls, new index   | the open block stops; tool_use block starts with |
+ * |                               | id and name; arguments as input_json_delta       |
+ * | delta.tool_calls, same index  | input_json_delta                                 |
+ * | finish_reason                 | the open block stops; the stop reason is kept    |
+ * | usage chunk (choices: [])     | kept; message_delta (stop_reason + usage) goes   |
+ * |                               | out once both the finish and the usage are known |
+ * | [DONE]                        | message_delta if not sent yet (usage unknown:    |
+ * |                               | output_tokens 0), then message_stop              |
+ * | `{"error": …}`                | `event: error`, and the stream ends              |
  *
+ * Chunks without choices or usage (Azure's opening prompt_filter_results chunk) carry nothing to
+ * translate and are skipped, so message_start takes the id and model of the first real chunk.
  * The request translator always asks for `include_usage`, so the usage chunk normally arrives
  * after the finish chunk; some OpenAI-compatible servers put it on the finish chunk itself, or
  * omit it: all three cases send exactly one message_delta. A refusal (structured outputs)
@@ -79,8 +81,11 @@ export class OpenaiToAnthropicStream {
       this.#finished = true;
       return errorEvent(anthropicErrorBodyFromOpenai(chunk, undefined));
     }
-    let out = this.#start(chunk);
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as unknown[]) : [];
+    const usage = isJsonObject(chunk.usage) ? chunk.usage : undefined;
+    // Azure OpenAI opens with a prompt_filter_results chunk: no choices, empty id and model.
+    if (choices.length === 0 && usage === undefined) return '';
+    let out = this.#start(chunk);
     // A translated request never asks for n > 1: choice 0 is the answer.
     const choice = choices.find((c) => isJsonObject(c) && (c.index ?? 0) === 0);
     if (isJsonObject(choice)) {
@@ -105,7 +110,7 @@ export class OpenaiToAnthropicStream {
           : stopReasonFromFinishReason(choice.finish_reason);
       }
     }
-    if (isJsonObject(chunk.usage)) this.#usage = chunk.usage;
+    if (usage !== undefined) this.#usage = usage;
     if (this.#stopReason !== undefined && this.#usage !== undefined) out += this.#messageDelta();
     return out;
   }

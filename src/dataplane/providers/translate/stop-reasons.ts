@@ -2,14 +2,14 @@
  * Why generation stopped, both ways. Shared by the response and the stream translators so a
  * streamed answer and a whole one always report the same reason.
  *
- * | Anthropic `stop_reason`          | OpenAI `finish_reason` |
- * | -------------------------------- | ---------------------- |
- * | end_turn, stop_sequence          | stop                   |
- * | max_tokens                       | length                 |
- * | model_context_window_exceeded    | length (OpenAI reports a full context the same way) |
- * | tool_use                         | tool_calls             |
- * | refusal                          | content_filter         |
- * | pause_turn                       | stop (only server tools pause; they are never translated) |
+ * | Anthropic `stop_reason`       | OpenAI `finish_reason`                                    |
+ * | ----------------------------- | --------------------------------------------------------- |
+ * | end_turn, stop_sequence       | stop                                                      |
+ * | max_tokens                    | length                                                    |
+ * | model_context_window_exceeded | length (OpenAI reports a full context the same way)       |
+ * | tool_use                      | tool_calls                                                |
+ * | refusal                       | content_filter                                            |
+ * | pause_turn                    | stop (only server tools pause; they are never translated) |
  *
  * OpenAI does not say whether `stop` came from a stop sequence or a natural end, so `stop` maps
  * to `end_turn` (with `stop_sequence: null`): the text is the same either way.
