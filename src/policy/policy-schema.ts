@@ -807,7 +807,12 @@ export const PolicyStatusSchema = z
       .array(Condition)
       .max(16)
       .optional()
-      .meta({ description: 'Accepted, Ready and Degraded.' }),
+      .meta({
+        description: 'Accepted, Ready and Degraded.',
+        // One entry per type, so server-side apply merges conditions one at a time.
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
     upstreams: z
       .string()
       .max(2048)
