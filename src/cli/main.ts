@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { runCrd } from './crd-command.ts';
+import { runController } from './controller-command.ts';
 import { runSidecar } from './sidecar-command.ts';
 import { runStatus } from './status-command.ts';
 import { runValidate } from './validate-command.ts';
@@ -17,11 +18,35 @@ Usage:
                                         (127.0.0.1:15401) on a policy file. See aicb sidecar --help.
   aicb validate -f FILE [-f FILE ...]   Validate AICircuitPolicy YAML (single or multi-document)
                                         offline, with the same rules as the cluster. Exit 1 on problems.
+  aicb controller [options]             Run the controller (watches AICircuitPolicies, streams
+                                        policies to sidecars, writes status). See --help.
   aicb status [--admin URL]             Show a sidecar's circuits as a table (exit 1 unless healthy).
   aicb crd                              Print the AICircuitPolicy CustomResourceDefinition.
   aicb --version                        Print the version.
   aicb --help                           Show this help.
 `;
+
+/**
+ * Keeps a started server running until SIGTERM or SIGINT; in-flight work finishes before the
+ * process exits. A number (usage error, failed start) is passed through as the exit code.
+ */
+function untilSignal(started: number | { stop(): Promise<void> }): Promise<number> | number {
+  if (typeof started === 'number') return started;
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      started.stop().then(
+        () => {
+          resolve(0);
+        },
+        () => {
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -51,24 +76,9 @@ function main(argv: readonly string[], io: CommandIo): Promise<number> | number 
     case 'status':
       return runStatus(rest, io, process.env);
     case 'sidecar':
-      return runSidecar(rest, io, process.env).then((started) => {
-        if (typeof started === 'number') return started;
-        // Runs until SIGTERM / SIGINT; in-flight requests finish before the process exits.
-        return new Promise<number>((resolve) => {
-          const stop = () => {
-            started.stop().then(
-              () => {
-                resolve(0);
-              },
-              () => {
-                resolve(1);
-              },
-            );
-          };
-          process.once('SIGTERM', stop);
-          process.once('SIGINT', stop);
-        });
-      });
+      return runSidecar(rest, io, process.env).then(untilSignal);
+    case 'controller':
+      return runController(rest, io, process.env).then(untilSignal);
     default:
       io.err(`aicb: unknown command "${command}"\n\n${USAGE}`);
       return 2;

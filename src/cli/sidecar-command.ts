@@ -2,15 +2,24 @@
  * `aicb sidecar`: runs the proxy and admin servers. `--config FILE` selects standalone mode (a
  * watched AICircuitPolicy file); the cluster mode, fed by the controller, comes with it.
  */
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildSidecar, DEFAULT_MAX_BODY_BYTES } from '../dataplane/build-sidecar.ts';
 import { startStandalonePolicy } from '../dataplane/config/standalone-policy.ts';
+import { ControllerClient } from '../dataplane/controller-client.ts';
+import { systemClock } from '../shared/clock.ts';
 import { createLogger } from '../shared/create-logger.ts';
 import type { CommandIo } from './command-io.ts';
 
-export const SIDECAR_USAGE = `Usage: aicb sidecar --config FILE [options]
+export const SIDECAR_USAGE = `Usage: aicb sidecar --config FILE [options]            (standalone)
+       aicb sidecar --controller URL[,URL] [options]    (in a cluster)
 
   --config FILE          AICircuitPolicy YAML to run (watched; edits apply without restart)
+  --controller URLS      controller delivery endpoints, tried in turn (env AICB_CONTROLLER)
+  --token-file PATH      projected ServiceAccount token, audience aicircuit.io
+                         (default /var/run/secrets/aicircuit.io/token, env AICB_TOKEN_FILE)
+  --ca-file PATH         CA of the controller's certificate (env AICB_CONTROLLER_CA_FILE)
+  --state-dir DIR        keeps the last good policy across restarts (env AICB_STATE_DIR)
   --host HOST            proxy listen address (default 127.0.0.1, env AICB_HOST)
   --port N               proxy port (default 15400, env AICB_PORT)
   --admin-host HOST      admin listen address: health, metrics (default 127.0.0.1, env AICB_ADMIN_HOST)
@@ -36,6 +45,10 @@ export async function runSidecar(
       args: [...args],
       options: {
         config: { type: 'string', short: 'c' },
+        controller: { type: 'string' },
+        'token-file': { type: 'string' },
+        'ca-file': { type: 'string' },
+        'state-dir': { type: 'string' },
         host: { type: 'string' },
         port: { type: 'string' },
         'admin-host': { type: 'string' },
@@ -54,10 +67,12 @@ export async function runSidecar(
     return 0;
   }
   const config = values.config ?? env.AICB_CONFIG;
-  if (config === undefined) {
-    io.err(
-      `aicb sidecar: --config FILE is required (cluster mode arrives with the controller)\n\n${SIDECAR_USAGE}`,
-    );
+  const controllerUrls = (values.controller ?? env.AICB_CONTROLLER ?? '')
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter((u) => u !== '');
+  if ((config === undefined) === (controllerUrls.length === 0)) {
+    io.err(`aicb sidecar: give either --config FILE or --controller URL\n\n${SIDECAR_USAGE}`);
     return 2;
   }
   const port = integer(values.port ?? env.AICB_PORT, 15400, 'port', io);
@@ -78,11 +93,33 @@ export async function runSidecar(
     name: 'aicb-sidecar',
     secrets: () => secrets(),
   });
-  const sidecar = buildSidecar({ logger, env, maxBodyBytes });
+  const sidecar = buildSidecar({
+    logger,
+    env,
+    maxBodyBytes,
+    // In a cluster the controller alerts once per policy transition, not each sidecar.
+    alerting: config !== undefined,
+    instanceId: env.POD_NAME ?? hostname(),
+  });
   secrets = () => sidecar.runtime.secrets();
-  let watch;
+  let source: { close(): void | Promise<void> };
   try {
-    watch = await startStandalonePolicy(config, sidecar, logger);
+    if (config !== undefined) {
+      source = await startStandalonePolicy(config, sidecar, logger);
+    } else {
+      const client = new ControllerClient({
+        urls: controllerUrls,
+        tokenFile:
+          values['token-file'] ?? env.AICB_TOKEN_FILE ?? '/var/run/secrets/aicircuit.io/token',
+        ...optional('caFile', values['ca-file'] ?? env.AICB_CONTROLLER_CA_FILE),
+        ...optional('stateDir', values['state-dir'] ?? env.AICB_STATE_DIR),
+        sidecar,
+        logger,
+        clock: systemClock,
+      });
+      await client.start();
+      source = { close: () => client.stop() };
+    }
   } catch (error) {
     io.err(`aicb sidecar: ${(error as Error).message}\n`);
     await sidecar.close();
@@ -95,7 +132,7 @@ export async function runSidecar(
     proxyUrl,
     adminUrl,
     async stop() {
-      watch.close();
+      await source.close();
       await sidecar.close();
       logger.info('sidecar stopped');
       logger.flush();
@@ -116,4 +153,8 @@ function integer(
     return undefined;
   }
   return value;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
 }

@@ -1,0 +1,164 @@
+/**
+ * The sidecars connected to this controller: one server-sent-events stream per pod, what was
+ * sent to it, what it acknowledged or rejected, and what it last reported about its circuits.
+ * Pushes are idempotent by snapshot hash, so reconciling often costs nothing on the wire.
+ */
+import type { ServerResponse } from 'node:http';
+import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { Ack, FleetMessage, Report } from '../../policy/sidecar-protocol.ts';
+import type { Clock } from '../../shared/clock.ts';
+import { Emitter } from '../../shared/emitter.ts';
+
+export interface SidecarSession {
+  readonly id: number;
+  /** `namespace/name` of the pod the token is bound to. */
+  readonly pod: string;
+  readonly namespace: string;
+  readonly connectedAtWallMs: number;
+  /** Hash of the last snapshot sent, and when its change was first seen (propagation metric). */
+  sentHash: string | undefined;
+  sentChangedAtWallMs: number;
+  ackedHash: string | undefined;
+  rejectedHash: string | undefined;
+  problems: readonly string[];
+  report: Report | undefined;
+}
+
+interface Connection {
+  readonly session: SidecarSession;
+  readonly res: ServerResponse;
+  readonly heartbeat: NodeJS.Timeout;
+}
+
+export type HubEvent =
+  | { readonly kind: 'connected' | 'disconnected'; readonly session: SidecarSession }
+  | {
+      readonly kind: 'ack';
+      readonly session: SidecarSession;
+      readonly ack: Ack;
+      readonly propagationMs: number | undefined;
+    }
+  | { readonly kind: 'report'; readonly session: SidecarSession; readonly report: Report };
+
+export class SidecarHub {
+  readonly events = new Emitter<HubEvent>();
+  readonly #clock: Clock;
+  readonly #heartbeatMs: number;
+  readonly #connections = new Map<string, Connection>();
+  #nextId = 1;
+
+  constructor(options: { clock: Clock; heartbeatMs?: number }) {
+    this.#clock = options.clock;
+    this.#heartbeatMs = options.heartbeatMs ?? 15_000;
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  sessions(): SidecarSession[] {
+    return [...this.#connections.values()].map((c) => c.session);
+  }
+
+  session(pod: string): SidecarSession | undefined {
+    return this.#connections.get(pod)?.session;
+  }
+
+  /** Takes over an open SSE response for a pod; a previous stream of the same pod is closed. */
+  attach(pod: string, namespace: string, res: ServerResponse): SidecarSession {
+    this.#connections.get(pod)?.res.end();
+    const session: SidecarSession = {
+      id: this.#nextId++,
+      pod,
+      namespace,
+      connectedAtWallMs: this.#clock.wallMs(),
+      sentHash: undefined,
+      sentChangedAtWallMs: 0,
+      ackedHash: undefined,
+      rejectedHash: undefined,
+      problems: [],
+      report: undefined,
+    };
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': connected\n\n');
+    // Heartbeats keep idle proxies from cutting the stream and let the sidecar detect a dead one.
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.#heartbeatMs);
+    heartbeat.unref();
+    const connection = { session, res, heartbeat };
+    this.#connections.set(pod, connection);
+    res.on('close', () => {
+      clearInterval(heartbeat);
+      if (this.#connections.get(pod) === connection) {
+        this.#connections.delete(pod);
+        this.events.emit({ kind: 'disconnected', session });
+      }
+    });
+    this.events.emit({ kind: 'connected', session });
+    return session;
+  }
+
+  /** Sends a snapshot unless this pod already has it; returns true when something was sent. */
+  pushSnapshot(pod: string, snapshot: PolicySnapshot, changedAtWallMs: number): boolean {
+    const connection = this.#connections.get(pod);
+    if (connection === undefined || connection.session.sentHash === snapshot.hash) return false;
+    connection.session.sentHash = snapshot.hash;
+    connection.session.sentChangedAtWallMs = changedAtWallMs;
+    connection.res.write(
+      `event: snapshot\ndata: ${JSON.stringify({ snapshot, changedAtWallMs })}\n\n`,
+    );
+    return true;
+  }
+
+  /** Shared fleet mode: tells other sidecars of a policy that a circuit opened somewhere. */
+  pushFleet(pods: readonly string[], message: FleetMessage): number {
+    let sent = 0;
+    const line = `event: fleet\ndata: ${JSON.stringify(message)}\n\n`;
+    for (const pod of pods) {
+      const connection = this.#connections.get(pod);
+      if (connection === undefined || pod === message.origin) continue;
+      connection.res.write(line);
+      sent++;
+    }
+    return sent;
+  }
+
+  /** Records an ack; false when the pod has no stream here (it must reconnect first). */
+  acknowledge(pod: string, ack: Ack): boolean {
+    const session = this.#connections.get(pod)?.session;
+    if (session === undefined) return false;
+    let propagationMs: number | undefined;
+    if (ack.accepted) {
+      session.ackedHash = ack.hash;
+      session.rejectedHash = undefined;
+      session.problems = [];
+      if (ack.hash === session.sentHash && session.sentChangedAtWallMs > 0) {
+        propagationMs = this.#clock.wallMs() - session.sentChangedAtWallMs;
+      }
+    } else {
+      session.rejectedHash = ack.hash;
+      session.problems = ack.problems;
+    }
+    this.events.emit({ kind: 'ack', session, ack, propagationMs });
+    return true;
+  }
+
+  report(pod: string, report: Report): boolean {
+    const session = this.#connections.get(pod)?.session;
+    if (session === undefined) return false;
+    session.report = report;
+    this.events.emit({ kind: 'report', session, report });
+    return true;
+  }
+
+  /** Ends every stream (shutdown, or this replica stopped leading). */
+  closeAll(): void {
+    for (const { res, heartbeat } of this.#connections.values()) {
+      clearInterval(heartbeat);
+      res.end();
+    }
+  }
+}

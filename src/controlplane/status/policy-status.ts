@@ -1,0 +1,259 @@
+/**
+ * What `kubectl get aicp` and `kubectl describe aicp` show, computed purely from the reconcile
+ * verdict and what the policy's sidecars acknowledged and reported: the Accepted, Ready and
+ * Degraded conditions, sidecar counts, and per-circuit state with how many sidecars see it open.
+ */
+import type { PolicyStatus } from '../../policy/policy-schema.ts';
+import type { CircuitReport } from '../../policy/sidecar-protocol.ts';
+import type { SidecarSession } from '../delivery/sidecar-hub.ts';
+import { buildCondition, type Condition } from '../kube/status-writer.ts';
+import type { PolicyVerdict } from '../reconcile/reconcile.ts';
+
+export type CircuitState = NonNullable<PolicyStatus['circuits']>[number]['state'];
+
+export interface CircuitAggregate {
+  readonly upstream: string;
+  readonly endpoint: string;
+  readonly state: CircuitState;
+  readonly openSidecars: number;
+  readonly openings: number;
+  readonly lastTransitionWallMs: number | null;
+}
+
+const SEVERITY: Record<CircuitState, number> = {
+  closed: 0,
+  forcedClosed: 1,
+  halfOpen: 2,
+  open: 3,
+  forcedOpen: 4,
+};
+
+/** One entry per (upstream, endpoint) over the sidecars' reports (models folded together). */
+export function aggregateCircuits(sessions: readonly SidecarSession[]): CircuitAggregate[] {
+  const byKey = new Map<
+    string,
+    {
+      upstream: string;
+      endpoint: string;
+      state: CircuitState;
+      open: Set<number>;
+      openings: number;
+      last: number | null;
+    }
+  >();
+  for (const session of sessions) {
+    for (const c of session.report?.circuits ?? []) {
+      const key = `${c.upstream}/${c.endpoint}`;
+      const entry = byKey.get(key) ?? {
+        upstream: c.upstream,
+        endpoint: c.endpoint,
+        state: 'closed' as CircuitState,
+        open: new Set<number>(),
+        openings: 0,
+        last: null,
+      };
+      const state = statusState(c.state);
+      if (SEVERITY[state] > SEVERITY[entry.state]) entry.state = state;
+      if (c.state === 'open' || c.state === 'forced_open') entry.open.add(session.id);
+      entry.openings += c.openings;
+      if (c.lastTransitionWallMs !== null)
+        entry.last = Math.max(entry.last ?? 0, c.lastTransitionWallMs);
+      byKey.set(key, entry);
+    }
+  }
+  return [...byKey.values()]
+    .map((e) => ({
+      upstream: e.upstream,
+      endpoint: e.endpoint,
+      state: e.state,
+      openSidecars: e.open.size,
+      openings: e.openings,
+      lastTransitionWallMs: e.last,
+    }))
+    .sort((a, b) => `${a.upstream}/${a.endpoint}`.localeCompare(`${b.upstream}/${b.endpoint}`));
+}
+
+export interface StatusInput {
+  readonly verdict: PolicyVerdict;
+  /** Upstream names of the policy in force (current or last good). */
+  readonly upstreams: readonly string[];
+  /** Sessions of the pods this policy governs. */
+  readonly sessions: readonly SidecarSession[];
+  /** Hash the governed sidecars should run (current or last good). */
+  readonly expectedHash: string | undefined;
+  readonly nowWallMs: number;
+}
+
+export function computePolicyStatus(input: StatusInput): PolicyStatus {
+  const { verdict, sessions, nowWallMs } = input;
+  const selected = verdict.pods.length;
+  const acknowledged = sessions.filter(
+    (s) => s.ackedHash !== undefined && s.ackedHash === input.expectedHash,
+  ).length;
+  const rejected = sessions.filter(
+    (s) => s.rejectedHash !== undefined && s.rejectedHash === input.expectedHash,
+  ).length;
+  const circuits = aggregateCircuits(sessions);
+  const open = circuits.filter((c) => c.openSidecars > 0);
+  const generation = verdict.generation;
+  const conditions: Condition[] = [
+    verdict.accepted
+      ? buildCondition(
+          {
+            type: 'Accepted',
+            status: 'True',
+            reason: 'Valid',
+            message: 'The policy is valid and compiled.',
+            observedGeneration: generation,
+          },
+          nowWallMs,
+        )
+      : buildCondition(
+          {
+            type: 'Accepted',
+            status: 'False',
+            reason: verdict.reason,
+            message: `${verdict.message}${verdict.lastGood === undefined ? '' : '\nSidecars keep running the last accepted version.'}`,
+            observedGeneration: generation,
+          },
+          nowWallMs,
+        ),
+    readyCondition(
+      selected,
+      sessions.length,
+      acknowledged,
+      rejected,
+      verdict.accepted,
+      generation,
+      nowWallMs,
+      sessions,
+    ),
+    open.length > 0
+      ? buildCondition(
+          {
+            type: 'Degraded',
+            status: 'True',
+            reason: 'CircuitOpen',
+            message: open
+              .map(
+                (c) =>
+                  `${c.upstream}/${c.endpoint} open in ${c.openSidecars} of ${sessions.length} sidecars`,
+              )
+              .join('; '),
+            observedGeneration: generation,
+          },
+          nowWallMs,
+        )
+      : buildCondition(
+          {
+            type: 'Degraded',
+            status: 'False',
+            reason: 'AllCircuitsClosed',
+            message: 'No circuit is open.',
+            observedGeneration: generation,
+          },
+          nowWallMs,
+        ),
+  ];
+  return {
+    observedGeneration: generation,
+    conditions,
+    upstreams: input.upstreams.join(','),
+    openCircuits: open.length,
+    sidecars: { selected, connected: sessions.length, acknowledged, rejected },
+    circuits: circuits.slice(0, 256).map((c) => ({
+      upstream: c.upstream,
+      endpoint: c.endpoint,
+      state: c.state,
+      openSidecars: c.openSidecars,
+      openings: c.openings,
+      ...(c.lastTransitionWallMs === null
+        ? {}
+        : {
+            lastTransitionTime: new Date(c.lastTransitionWallMs)
+              .toISOString()
+              .replace(/\.\d{3}Z$/, 'Z'),
+          }),
+    })),
+    ...(verdict.overlapping.length === 0 ? {} : { overlappingPolicies: [...verdict.overlapping] }),
+  };
+}
+
+function readyCondition(
+  selected: number,
+  connected: number,
+  acknowledged: number,
+  rejected: number,
+  accepted: boolean,
+  generation: number,
+  nowWallMs: number,
+  sessions: readonly SidecarSession[],
+): Condition {
+  if (rejected > 0) {
+    const problems =
+      sessions
+        .find((s) => s.problems.length > 0)
+        ?.problems.slice(0, 3)
+        .join('; ') ?? '';
+    return buildCondition(
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Rejected',
+        message: `${rejected} sidecars rejected the policy: ${problems}`,
+        observedGeneration: generation,
+      },
+      nowWallMs,
+    );
+  }
+  if (selected === 0) {
+    return buildCondition(
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'NoSidecars',
+        message: 'No pod with a sidecar is selected.',
+        observedGeneration: generation,
+      },
+      nowWallMs,
+    );
+  }
+  if (acknowledged >= selected && accepted) {
+    return buildCondition(
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'AllAcknowledged',
+        message: `All ${selected} sidecars run this version.`,
+        observedGeneration: generation,
+      },
+      nowWallMs,
+    );
+  }
+  return buildCondition(
+    {
+      type: 'Ready',
+      status: 'False',
+      reason: accepted ? 'Propagating' : 'NotAccepted',
+      message: `${acknowledged} of ${selected} selected sidecars run the ${accepted ? 'current' : 'last accepted'} version (${connected} connected).`,
+      observedGeneration: generation,
+    },
+    nowWallMs,
+  );
+}
+
+function statusState(state: CircuitReport['state']): CircuitState {
+  switch (state) {
+    case 'open':
+      return 'open';
+    case 'half_open':
+      return 'halfOpen';
+    case 'forced_open':
+      return 'forcedOpen';
+    case 'metrics_only':
+      return 'forcedClosed';
+    case 'closed':
+    case 'disabled':
+      return 'closed';
+  }
+}

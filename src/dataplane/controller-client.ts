@@ -1,0 +1,350 @@
+/**
+ * Cluster mode's config source: the sidecar holds a server-sent-events stream to the controller
+ * and receives its pod's compiled snapshot whenever it changes, acknowledges or rejects each
+ * version, reports its circuits, and applies shared-fleet openings. It reconnects with capped,
+ * jittered backoff (trying each controller address in turn) and keeps the last good snapshot on
+ * disk, so a restart while the controller is away still serves with the last policy.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, request, type Dispatcher } from 'undici';
+import {
+  FleetMessageSchema,
+  PROTOCOL_PATHS,
+  SCHEMA_VERSION_HEADER,
+  SNAPSHOT_SCHEMA_VERSION,
+  SnapshotMessageSchema,
+  type Report,
+  type TransitionReport,
+} from '../policy/sidecar-protocol.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/create-logger.ts';
+import type { Sidecar } from './build-sidecar.ts';
+import { SseParser } from './providers/translate/sse-parser.ts';
+
+export interface ControllerClientOptions {
+  /** Controller base URLs, tried in turn (a standby refuses streams until it leads). */
+  readonly urls: readonly string[];
+  /** Projected ServiceAccount token (audience aicircuit.io); re-read on every connect. */
+  readonly tokenFile: string;
+  /** PEM CA bundle that signed the controller's certificate. */
+  readonly caFile?: string;
+  /** Directory for the last good snapshot (an emptyDir survives container restarts). */
+  readonly stateDir?: string;
+  readonly sidecar: Sidecar;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Backoff bounds for reconnects. */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** A stream silent this long (no heartbeat) is presumed dead and reopened. */
+  readonly silenceTimeoutMs?: number;
+  /** How often circuits are reported even without transitions. */
+  readonly reportIntervalMs?: number;
+  readonly random?: () => number;
+}
+
+const SNAPSHOT_FILE = 'last-good-snapshot.json';
+
+export class ControllerClient {
+  readonly #o: ControllerClientOptions;
+  readonly #minBackoffMs: number;
+  readonly #maxBackoffMs: number;
+  #dispatcher: Dispatcher | undefined;
+  #stopped = false;
+  #attempt = 0;
+  #urlIndex = 0;
+  #abort: AbortController | undefined;
+  #transitions: TransitionReport[] = [];
+  readonly #openings = new Map<string, number>();
+  readonly #lastTransition = new Map<string, number>();
+  #reportTimer: NodeJS.Timeout | undefined;
+  #reportSoon: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+  /** True while a stream is open (for readiness and tests). */
+  connected = false;
+
+  constructor(options: ControllerClientOptions) {
+    if (options.urls.length === 0)
+      throw new Error('ControllerClient needs at least one controller URL');
+    this.#o = options;
+    this.#minBackoffMs = options.minBackoffMs ?? 500;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  }
+
+  /** Loads the persisted snapshot (if any), then connects in the background. */
+  async start(): Promise<void> {
+    const caFile = this.#o.caFile;
+    const ca = caFile === undefined ? undefined : await readFile(caFile, 'utf8');
+    this.#dispatcher = new Agent({
+      connect: { timeout: 5000, ...(ca === undefined ? {} : { ca }) },
+      // The stream is long-lived; heartbeats, not the body timeout, tell a dead one.
+      bodyTimeout: 0,
+      headersTimeout: 10_000,
+    });
+    await this.#restorePersisted();
+    this.#unsubscribe = this.#o.sidecar.runtime.circuits.registry.events.on('stateChange', (e) => {
+      this.#transitions.push({
+        key: e.key,
+        from: e.from,
+        to: e.to,
+        reason: e.reason,
+        openForMs: e.openForMs ?? null,
+        atWallMs: e.atWallMs,
+      });
+      if (e.to === 'open' || e.to === 'forced_open')
+        this.#openings.set(e.key, (this.#openings.get(e.key) ?? 0) + 1);
+      this.#lastTransition.set(e.key, e.atWallMs);
+      // Report transitions promptly (shared fleet and status depend on them), batched.
+      this.#reportSoon ??= setTimeout(() => {
+        this.#reportSoon = undefined;
+        void this.#report();
+      }, 100);
+    });
+    this.#reportTimer = setInterval(() => void this.#report(), this.#o.reportIntervalMs ?? 10_000);
+    this.#reportTimer.unref();
+    this.#running = this.#loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort?.abort();
+    this.#unsubscribe?.();
+    if (this.#reportTimer !== undefined) clearInterval(this.#reportTimer);
+    if (this.#reportSoon !== undefined) clearTimeout(this.#reportSoon);
+    await this.#running?.catch(() => undefined);
+    await this.#dispatcher?.close().catch(() => undefined);
+  }
+
+  /** Read through a method: the loop's awaits may change it (stop() runs meanwhile). */
+  #isStopped(): boolean {
+    return this.#stopped;
+  }
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      const url = this.#o.urls[this.#urlIndex % this.#o.urls.length] ?? '';
+      try {
+        await this.#stream(url);
+      } catch (error) {
+        if (this.#isStopped()) return;
+        this.#o.logger.warn(
+          { controller: url, error: (error as Error).message },
+          'controller stream failed; serving with the last good policy and retrying',
+        );
+      }
+      this.connected = false;
+      this.#urlIndex++;
+      this.#attempt++;
+      // Full jitter, capped: a fleet of sidecars must not reconnect in lockstep.
+      const ceiling = Math.min(
+        this.#maxBackoffMs,
+        this.#minBackoffMs * 2 ** Math.min(this.#attempt, 16),
+      );
+      const delay = Math.floor((this.#o.random ?? Math.random)() * ceiling);
+      await sleep(delay, () => this.#stopped);
+    }
+  }
+
+  async #stream(url: string): Promise<void> {
+    const token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
+    const abort = new AbortController();
+    this.#abort = abort;
+    const res = await request(`${url}${PROTOCOL_PATHS.stream}`, {
+      method: 'GET',
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'text/event-stream',
+        [SCHEMA_VERSION_HEADER]: String(SNAPSHOT_SCHEMA_VERSION),
+      },
+      signal: abort.signal,
+      ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+    });
+    if (res.statusCode !== 200) {
+      const text = (await res.body.text()).slice(0, 300);
+      throw new Error(`controller answered ${res.statusCode}: ${text}`);
+    }
+    this.connected = true;
+    this.#attempt = 0;
+    this.#o.logger.info({ controller: url }, 'connected to the controller');
+    const parser = new SseParser();
+    const silence = this.#o.silenceTimeoutMs ?? 45_000;
+    let watchdog = setTimeout(() => {
+      abort.abort();
+    }, silence);
+    try {
+      for await (const chunk of res.body) {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          abort.abort();
+        }, silence);
+        for (const event of parser.push(chunk as Buffer))
+          await this.#onEvent(url, token, event.event, event.data);
+      }
+    } finally {
+      clearTimeout(watchdog);
+    }
+    throw new Error('controller closed the stream');
+  }
+
+  async #onEvent(
+    url: string,
+    token: string,
+    name: string | undefined,
+    data: string,
+  ): Promise<void> {
+    if (name === 'snapshot') {
+      const parsed = SnapshotMessageSchema.safeParse(safeJson(data));
+      if (!parsed.success) {
+        const hash = (safeJson(data) as { snapshot?: { hash?: unknown } } | null)?.snapshot?.hash;
+        await this.#post(url, token, PROTOCOL_PATHS.ack, {
+          hash: typeof hash === 'string' ? hash : '',
+          accepted: false,
+          problems: parsed.error.issues
+            .slice(0, 20)
+            .map((i) => `${i.path.join('.')}: ${i.message}`),
+        });
+        return;
+      }
+      const { snapshot } = parsed.data;
+      const result = this.#o.sidecar.applySnapshot(snapshot);
+      if (result.applied) {
+        if (result.changed) {
+          this.#o.logger.info(
+            { policy: snapshot.policy.name, hash: snapshot.hash.slice(0, 12) },
+            'policy received from the controller',
+          );
+          await this.#persist(snapshot);
+        }
+        await this.#post(url, token, PROTOCOL_PATHS.ack, {
+          hash: snapshot.hash,
+          accepted: true,
+          problems: [],
+        });
+      } else {
+        this.#o.logger.error(
+          { problems: result.problems },
+          'policy from the controller rejected; keeping the last good one',
+        );
+        await this.#post(url, token, PROTOCOL_PATHS.ack, {
+          hash: snapshot.hash,
+          accepted: false,
+          problems: [...result.problems],
+        });
+      }
+      await this.#report();
+      return;
+    }
+    if (name === 'fleet') {
+      const parsed = FleetMessageSchema.safeParse(safeJson(data));
+      if (!parsed.success) return;
+      const { key, openForMs, origin, policyHash } = parsed.data;
+      const runtime = this.#o.sidecar.runtime;
+      if (runtime.snapshot?.hash !== policyHash) return;
+      const breaker = runtime.circuits.breaker(key);
+      // Only a closed circuit follows the fleet; one already open or probing keeps its own pace.
+      if (breaker.getState().state === 'closed') {
+        breaker.openFor(openForMs);
+        this.#o.logger.warn(
+          { key, origin, openForMs },
+          'circuit opened by the fleet (shared mode)',
+        );
+      }
+    }
+  }
+
+  async #report(): Promise<void> {
+    if (!this.connected || this.#stopped) return;
+    const url = this.#o.urls[this.#urlIndex % this.#o.urls.length] ?? '';
+    const transitions = this.#transitions.splice(0, 1000);
+    const report: Report = {
+      hash: this.#o.sidecar.runtime.snapshot?.hash ?? null,
+      circuits: this.#o.sidecar.runtime.circuits
+        .list()
+        .slice(0, 2000)
+        .map((c) => ({
+          key: c.status.key,
+          upstream: c.upstream,
+          endpoint: c.endpoint,
+          state: c.status.state,
+          openings: this.#openings.get(c.status.key) ?? 0,
+          lastTransitionWallMs: this.#lastTransition.get(c.status.key) ?? null,
+        })),
+      transitions,
+    };
+    try {
+      const token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
+      await this.#post(url, token, PROTOCOL_PATHS.report, report);
+    } catch (error) {
+      // Lost transitions only delay status; the next periodic report carries the states.
+      this.#o.logger.debug({ error: (error as Error).message }, 'circuit report failed');
+    }
+  }
+
+  async #post(url: string, token: string, path: string, body: unknown): Promise<void> {
+    const res = await request(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+    });
+    await res.body.dump();
+    if (res.statusCode >= 300) throw new Error(`controller answered ${res.statusCode} to ${path}`);
+  }
+
+  async #persist(snapshot: unknown): Promise<void> {
+    const dir = this.#o.stateDir;
+    if (dir === undefined) return;
+    try {
+      await mkdir(dir, { recursive: true });
+      const tmp = join(dir, `${SNAPSHOT_FILE}.tmp`);
+      // The snapshot may hold delivered credentials: readable by the sidecar's user only.
+      await writeFile(tmp, JSON.stringify(snapshot), { mode: 0o600 });
+      await rename(tmp, join(dir, SNAPSHOT_FILE));
+    } catch (error) {
+      this.#o.logger.warn(
+        { error: (error as Error).message },
+        'could not persist the last good snapshot',
+      );
+    }
+  }
+
+  async #restorePersisted(): Promise<void> {
+    const dir = this.#o.stateDir;
+    if (dir === undefined) return;
+    let text: string;
+    try {
+      text = await readFile(join(dir, SNAPSHOT_FILE), 'utf8');
+    } catch {
+      return;
+    }
+    const result = this.#o.sidecar.applySnapshot(safeJson(text));
+    if (result.applied)
+      this.#o.logger.info('serving the last good policy from disk until the controller answers');
+    else
+      this.#o.logger.warn(
+        { problems: result.problems },
+        'persisted snapshot unusable; waiting for the controller',
+      );
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number, cancelled: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const tick = () => {
+      if (cancelled() || Date.now() - started >= ms) resolve();
+      else setTimeout(tick, Math.min(250, ms));
+    };
+    setTimeout(tick, Math.min(250, ms));
+  });
+}
