@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Controller } from '../controlplane/controller.ts';
+import { Controller, type ControllerOptions } from '../controlplane/controller.ts';
+import { parseInjectorConfig } from '../controlplane/injector/injector-config.ts';
+import type { InjectorConfig } from '../controlplane/injector/inject-sidecar.ts';
 import { createKubeClients, loadKubeConfig } from '../controlplane/kube/kube-client.ts';
 import { systemClock } from '../shared/clock.ts';
 import { createLogger } from '../shared/create-logger.ts';
@@ -18,6 +20,10 @@ export const CONTROLLER_USAGE = `Usage: aicb controller [options]
   --admin-listen HOST:PORT health and metrics (default 0.0.0.0:15403)
   --tls-cert-file PATH     certificate for the delivery endpoint (HTTPS); without it, plain HTTP
   --tls-key-file PATH      its private key
+  --webhook-listen HOST:PORT  serve the sidecar injector (mutating webhook, HTTPS with the TLS flags)
+  --injector-config PATH   injector settings (JSON: image, controllerUrl, caBundle, resources, ...)
+  --tls-ca-file PATH       CA of the certificate, handed to injected sidecars when the injector
+                           config has no caBundle (cert-manager mode)
   --identity NAME          this replica's name for the lease and Events (default $POD_NAME or the host name)
   --lease-namespace NS     namespace of the leader Lease (default $POD_NAMESPACE or aicb-system)
   --lease-name NAME        name of the leader Lease (default aicb-controller)
@@ -46,6 +52,9 @@ export async function runController(
         'admin-listen': { type: 'string' },
         'tls-cert-file': { type: 'string' },
         'tls-key-file': { type: 'string' },
+        'tls-ca-file': { type: 'string' },
+        'webhook-listen': { type: 'string' },
+        'injector-config': { type: 'string' },
         identity: { type: 'string' },
         'lease-namespace': { type: 'string' },
         'lease-name': { type: 'string' },
@@ -97,6 +106,32 @@ export async function runController(
       'no --tls-cert-file: the delivery endpoint serves plain HTTP (acceptable only on a trusted network)',
     );
   }
+  let webhook: ControllerOptions['webhook'];
+  if (values['webhook-listen'] !== undefined) {
+    const listen = hostPort(values['webhook-listen']);
+    const configFile = values['injector-config'];
+    if (listen === undefined || configFile === undefined) {
+      io.err('aicb controller: --webhook-listen takes HOST:PORT and needs --injector-config\n');
+      return 2;
+    }
+    let config: InjectorConfig;
+    try {
+      config = parseInjectorConfig(readFileSync(configFile, 'utf8'));
+    } catch (error) {
+      io.err(`aicb controller: ${configFile}: ${(error as Error).message}\n`);
+      return 2;
+    }
+    const caFile = values['tls-ca-file'];
+    if (config.caBundle === '' && caFile !== undefined)
+      config = { ...config, caBundle: readFileSync(caFile, 'utf8') };
+    webhook = {
+      ...listen,
+      config,
+      ...(certFile === undefined || keyFile === undefined
+        ? {}
+        : { https: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
+    };
+  }
   const leaseDurationMs =
     values['lease-duration-ms'] === undefined ? undefined : Number(values['lease-duration-ms']);
   const controller = new Controller({
@@ -120,6 +155,7 @@ export async function runController(
         : { https: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
     },
     admin,
+    ...(webhook === undefined ? {} : { webhook }),
     env,
   });
   const { deliveryUrl, adminUrl } = await controller.start();

@@ -112,6 +112,8 @@ export async function runSidecar(
         tokenFile:
           values['token-file'] ?? env.AICB_TOKEN_FILE ?? '/var/run/secrets/aicircuit.io/token',
         ...optional('caFile', values['ca-file'] ?? env.AICB_CONTROLLER_CA_FILE),
+        // The injector hands the CA over as an environment variable (no cross-namespace mount).
+        ...optional('ca', env.AICB_CONTROLLER_CA),
         ...optional('stateDir', values['state-dir'] ?? env.AICB_STATE_DIR),
         sidecar,
         logger,

@@ -66,6 +66,13 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
 
+  readonly injections = new Counter({
+    name: 'aicb_controller_injections_total',
+    help: 'Pod admissions seen by the injector, by result (injected, skipped, error).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { collectProcessMetrics?: boolean } = {}) {
     if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -15,6 +15,13 @@ import type { Logger } from '../shared/create-logger.ts';
 import { ControllerMetrics } from './controller-metrics.ts';
 import { buildDeliveryServer } from './delivery/delivery-server.ts';
 import { SidecarHub, type SidecarSession } from './delivery/sidecar-hub.ts';
+import {
+  INJECTED_LABEL,
+  type InjectorConfig,
+  type PolicyUpstream,
+} from './injector/inject-sidecar.ts';
+import { buildWebhookServer } from './injector/webhook-server.ts';
+import { selectorMatches } from './reconcile/label-selector.ts';
 import { EventRecorder, policySubject } from './kube/event-recorder.ts';
 import type { KubeClients } from './kube/kube-client.ts';
 import { LeaderElector } from './kube/leader-election.ts';
@@ -37,9 +44,6 @@ import {
 } from './reconcile/reconcile.ts';
 import { aggregateCircuits, computePolicyStatus } from './status/policy-status.ts';
 
-/** Label the injector puts on pods that run a sidecar; the controller watches only those. */
-export const INJECTED_LABEL = 'aicircuit.io/injected';
-
 export interface ControllerOptions {
   readonly clients: KubeClients;
   readonly logger: Logger;
@@ -57,6 +61,13 @@ export interface ControllerOptions {
     readonly https?: { key: string; cert: string };
   };
   readonly admin: { readonly host: string; readonly port: number };
+  /** The sidecar injector (mutating webhook), served by every replica; off when absent. */
+  readonly webhook?: {
+    readonly host: string;
+    readonly port: number;
+    readonly https?: { key: string; cert: string };
+    readonly config: InjectorConfig;
+  };
   /** Environment of the controller, for alert URLs given as `env` references. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly reconcileDebounceMs?: number;
@@ -91,6 +102,7 @@ export class Controller {
   #changeSeenAtWallMs = 0;
   #delivery: FastifyInstance | undefined;
   #admin: FastifyInstance | undefined;
+  #webhook: FastifyInstance | undefined;
   #stopped = false;
 
   constructor(options: ControllerOptions) {
@@ -146,7 +158,11 @@ export class Controller {
   }
 
   /** Starts watching, electing and serving; resolves once both servers listen. */
-  async start(): Promise<{ deliveryUrl: string; adminUrl: string }> {
+  async start(): Promise<{
+    deliveryUrl: string;
+    adminUrl: string;
+    webhookUrl: string | undefined;
+  }> {
     const { logger } = this.#o;
     this.#policies.onChange(() => {
       this.#syncSecretCollections();
@@ -218,7 +234,21 @@ export class Controller {
       host: this.#o.admin.host,
       port: this.#o.admin.port,
     });
-    return { deliveryUrl, adminUrl };
+    let webhookUrl: string | undefined;
+    const webhook = this.#o.webhook;
+    if (webhook !== undefined) {
+      this.#webhook = buildWebhookServer({
+        config: () => webhook.config,
+        policyFor: (namespace, labels) => this.#policyFor(namespace, labels),
+        logger,
+        onInjected: (result) => {
+          this.metrics.injections.inc({ result });
+        },
+        ...(webhook.https === undefined ? {} : { https: webhook.https }),
+      });
+      webhookUrl = await this.#webhook.listen({ host: webhook.host, port: webhook.port });
+    }
+    return { deliveryUrl, adminUrl, webhookUrl };
   }
 
   /** Stops serving; with `release`, hands the lease over at once (graceful shutdown). */
@@ -239,6 +269,7 @@ export class Controller {
     await Promise.all([...this.#alerts.values()].map((d) => d.close({ deadlineMs: 2000 })));
     await this.#delivery?.close();
     await this.#admin?.close();
+    await this.#webhook?.close();
   }
 
   #schedule(): void {
@@ -335,6 +366,34 @@ export class Controller {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * For the injector: the upstreams of the accepted policy that would govern a new pod with
+   * these labels (the oldest matching one, as reconcile decides), so its SDK variables point
+   * at the right upstreams.
+   */
+  #policyFor(
+    namespace: string,
+    labels: Readonly<Record<string, string>>,
+  ): { upstreams: PolicyUpstream[]; defaultUpstream: string } | undefined {
+    const candidates = this.#policies
+      .list()
+      .filter((p) => p.metadata.namespace === namespace)
+      .sort(
+        (a, b) =>
+          (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+          a.metadata.name.localeCompare(b.metadata.name),
+      );
+    for (const p of candidates) {
+      const good = this.#lastGood.get(objectKey(namespace, p.metadata.name));
+      if (good === undefined || !selectorMatches(good.policy.spec.podSelector, labels)) continue;
+      return {
+        upstreams: good.snapshot.upstreams.map((u) => ({ name: u.name, provider: u.provider })),
+        defaultUpstream: good.snapshot.defaultUpstream,
+      };
+    }
+    return undefined;
   }
 
   #readSecret(namespace: string, name: string, key: string): string | undefined {

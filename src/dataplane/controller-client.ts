@@ -27,8 +27,9 @@ export interface ControllerClientOptions {
   readonly urls: readonly string[];
   /** Projected ServiceAccount token (audience aicircuit.io); re-read on every connect. */
   readonly tokenFile: string;
-  /** PEM CA bundle that signed the controller's certificate. */
+  /** PEM CA bundle that signed the controller's certificate, as a file or as text. */
   readonly caFile?: string;
+  readonly ca?: string;
   /** Directory for the last good snapshot (an emptyDir survives container restarts). */
   readonly stateDir?: string;
   readonly sidecar: Sidecar;
@@ -76,7 +77,7 @@ export class ControllerClient {
   /** Loads the persisted snapshot (if any), then connects in the background. */
   async start(): Promise<void> {
     const caFile = this.#o.caFile;
-    const ca = caFile === undefined ? undefined : await readFile(caFile, 'utf8');
+    const ca = caFile === undefined ? this.#o.ca : await readFile(caFile, 'utf8');
     this.#dispatcher = new Agent({
       connect: { timeout: 5000, ...(ca === undefined ? {} : { ca }) },
       // The stream is long-lived; heartbeats, not the body timeout, tell a dead one.
