@@ -4,6 +4,7 @@
  */
 import type { BreakerConfig } from '../breaker/breaker-config.ts';
 import { contentHash } from './content-hash.ts';
+import { DEFAULT_PRICING } from './default-pricing.ts';
 import { parseDurationMs } from './duration.ts';
 import {
   ENDPOINT_CLASSES,
@@ -89,6 +90,23 @@ export function compilePolicy(
       dedupWindowMs: ms(spec.alerting.dedupWindow),
     },
     fleet: { mode: spec.fleet.mode },
+    pricing: { ...DEFAULT_PRICING, ...spec.pricing },
+    routing: {
+      strategy: spec.routing.strategy,
+      maxCostMultiplier: spec.routing.maxCostMultiplier ?? null,
+    },
+    retry: {
+      attempts: spec.retry.attempts,
+      retryOn: [...new Set(spec.retry.retryOn)],
+      backoffBaseMs: ms(spec.retry.backoff.base),
+      backoffMaxMs: Math.max(ms(spec.retry.backoff.max), ms(spec.retry.backoff.base)),
+      maxRetryAfterMs: ms(spec.retry.maxRetryAfter),
+      budget: {
+        percent: spec.retry.budget.percent,
+        windowMs: ms(spec.retry.budget.window),
+        minRetries: spec.retry.budget.minRetries,
+      },
+    },
     overrides: (spec.overrides ?? []).map((o) => ({
       upstream: o.upstream,
       endpoint: o.endpoint ?? null,

@@ -631,6 +631,112 @@ const Override = z
   .meta({ description: 'An operator override of the circuit state of one upstream.' });
 
 // ---------------------------------------------------------------------------------------------
+// spec.pricing, spec.routing, spec.retry
+
+const Price = z
+  .strictObject({
+    inputPerMillion: z
+      .number()
+      .min(0)
+      .max(10_000)
+      .meta({ description: 'USD per million input (prompt) tokens.' }),
+    outputPerMillion: z
+      .number()
+      .min(0)
+      .max(10_000)
+      .meta({ description: 'USD per million output (completion) tokens.' }),
+  })
+  .meta({ description: 'List price of one model.' });
+
+const Routing = z
+  .strictObject({
+    strategy: z
+      .enum(['ordered', 'least-cost'])
+      .default('ordered')
+      .meta({
+        description:
+          'ordered: fallback targets are tried as listed. least-cost: among the targets whose circuit ' +
+          'admits the request, the cheapest mapped model is tried first.',
+      }),
+    maxCostMultiplier: z
+      .number()
+      .min(1)
+      .max(1000)
+      .optional()
+      .meta({
+        description:
+          'Never fall back to a model whose price is more than this multiple of the requested ' +
+          "model's (such targets are skipped with the reason too_expensive). Unset: no limit.",
+      }),
+  })
+  .meta({ description: 'How fallback targets are ordered, with cost in mind.' });
+
+export const RETRY_ON = [
+  'server_error',
+  'overloaded',
+  'rate_limited',
+  'connect_timeout',
+  'first_byte_timeout',
+  'connection_error',
+] as const;
+
+const Retry = z
+  .strictObject({
+    attempts: z
+      .int()
+      .min(0)
+      .max(5)
+      .default(0)
+      .meta({
+        description:
+          'Retries on the same target before moving down the chain (0: none). Only before any byte ' +
+          'reached the app; every retry is an outcome the breaker records.',
+      }),
+    // Not `on`: YAML 1.1 (what Kubernetes reads) would turn that key into `true`.
+    retryOn: z
+      .array(z.enum(RETRY_ON))
+      .max(6)
+      .default(['overloaded', 'rate_limited', 'connect_timeout', 'connection_error'])
+      .meta({ description: 'Failure kinds that are retried; others move down the chain at once.' }),
+    backoff: z
+      .strictObject({
+        base: duration('Delay before the first retry; doubles on each one.').default('200ms'),
+        max: duration('Longest delay between two retries.').default('2s'),
+      })
+      .prefault({})
+      .meta({ description: 'Exponential backoff with full jitter between retries.' }),
+    maxRetryAfter: duration(
+      'A Retry-After up to this long is waited for; a longer one moves down the chain instead of sleeping.',
+    ).default('2s'),
+    budget: z
+      .strictObject({
+        percent: z
+          .int()
+          .min(1)
+          .max(100)
+          .default(20)
+          .meta({
+            description: 'Retries may be at most this percentage of requests in the window.',
+          }),
+        window: duration('Sliding window the budget is counted over.').default('10s'),
+        minRetries: z
+          .int()
+          .min(0)
+          .max(1000)
+          .default(3)
+          .meta({
+            description: 'Retries always allowed per window, so a quiet sidecar can still retry.',
+          }),
+      })
+      .prefault({})
+      .meta({
+        description:
+          'Caps retries to a share of traffic, so a provider brown-out never becomes a retry storm.',
+      }),
+  })
+  .meta({ description: 'Bounded retries on the same target (off by default).' });
+
+// ---------------------------------------------------------------------------------------------
 // spec
 
 export const PolicySpecSchema = withRules(
@@ -654,6 +760,17 @@ export const PolicySpecSchema = withRules(
     cache: Cache.prefault({}),
     alerting: Alerting.prefault({}),
     fleet: Fleet.prefault({}),
+    pricing: z
+      .record(ModelName, Price)
+      .optional()
+      .meta({
+        description:
+          'Prices per model in USD per million tokens, over the bundled, dated default table ' +
+          '(docs/cost.md). A model named here replaces the default entry; dated variants ' +
+          '(gpt-4o-2024-08-06) match their base name.',
+      }),
+    routing: Routing.prefault({}),
+    retry: Retry.prefault({}),
     overrides: z
       .array(Override)
       .max(64)

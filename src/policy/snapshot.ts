@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { BreakerConfig } from '../breaker/breaker-config.ts';
-import { ALERT_EVENTS, ENDPOINT_CLASSES, PROVIDERS } from './policy-schema.ts';
+import { ALERT_EVENTS, ENDPOINT_CLASSES, PROVIDERS, RETRY_ON } from './policy-schema.ts';
 
 /** Bumped on any incompatible change; a sidecar refuses snapshots of another version. */
 export const SNAPSHOT_SCHEMA_VERSION = 1;
@@ -124,6 +124,27 @@ export const PolicySnapshotSchema = z.strictObject({
     dedupWindowMs: Ms,
   }),
   fleet: z.strictObject({ mode: z.enum(['local', 'shared']) }),
+  /** Bundled default prices with spec.pricing on top (USD per million tokens). */
+  pricing: z.record(
+    z.string(),
+    z.strictObject({ inputPerMillion: z.number().min(0), outputPerMillion: z.number().min(0) }),
+  ),
+  routing: z.strictObject({
+    strategy: z.enum(['ordered', 'least-cost']),
+    maxCostMultiplier: z.number().min(1).nullable(),
+  }),
+  retry: z.strictObject({
+    attempts: z.number().int().min(0),
+    retryOn: z.array(z.enum(RETRY_ON)),
+    backoffBaseMs: Ms.min(1),
+    backoffMaxMs: Ms.min(1),
+    maxRetryAfterMs: Ms,
+    budget: z.strictObject({
+      percent: z.number().int().min(1).max(100),
+      windowMs: Ms.min(1),
+      minRetries: z.number().int().min(0),
+    }),
+  }),
   overrides: z.array(
     z.strictObject({
       upstream: z.string(),
