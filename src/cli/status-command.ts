@@ -65,12 +65,34 @@ export async function runStatus(
 /** The report as an aligned text table, one row per circuit. */
 export function renderStatus(report: CircuitHealthReport): string {
   const rows: string[][] = [
-    ['UPSTREAM', 'ENDPOINT', 'MODEL', 'STATE', 'FAILURES', 'WINDOW', 'OPEN FOR', 'ATTEMPT'],
+    [
+      'UPSTREAM',
+      'ENDPOINT',
+      'MODEL',
+      'STATE',
+      'FAILURES',
+      'WINDOW',
+      'OPEN FOR',
+      'ATTEMPT',
+      'LAST OPENED',
+      'LAST RECOVERED',
+    ],
   ];
   for (const [upstream, byEndpoint] of Object.entries(report.endpoints)) {
     const entries = Object.entries(byEndpoint);
     if (entries.length === 0) {
-      rows.push([upstream, '-', '-', report.providers[upstream] ?? 'closed', '0', '0/0', '-', '0']);
+      rows.push([
+        upstream,
+        '-',
+        '-',
+        report.providers[upstream] ?? 'closed',
+        '0',
+        '0/0',
+        '-',
+        '0',
+        '-',
+        '-',
+      ]);
       continue;
     }
     for (const [endpoint, circuits] of entries) {
@@ -84,6 +106,8 @@ export function renderStatus(report: CircuitHealthReport): string {
           `${c.windowFailures}/${c.windowCalls}`,
           c.openRemainingMs > 0 ? `${Math.ceil(c.openRemainingMs / 1000)}s` : '-',
           String(c.attempt),
+          c.lastOpenedAt ?? '-',
+          c.lastRecoveredAt ?? '-',
         ]);
       }
     }

@@ -22,6 +22,10 @@ export interface CircuitDetail {
   readonly failureRate: number | null;
   readonly openRemainingMs: number;
   readonly attempt: number;
+  /** When the current or last outage began (ISO 8601), null if never. */
+  readonly lastOpenedAt: string | null;
+  /** When the last outage ended (ISO 8601), null if never. */
+  readonly lastRecoveredAt: string | null;
 }
 
 export interface CircuitHealthReport {
@@ -61,6 +65,8 @@ export function circuitHealth(
       failureRate: Number.isNaN(view.status.failureRate) ? null : view.status.failureRate,
       openRemainingMs: Math.round(view.status.openRemainingMs),
       attempt: view.status.attempt,
+      lastOpenedAt: iso(circuits.outages.get(view.status.key)?.lastOpenedAtWallMs),
+      lastRecoveredAt: iso(circuits.outages.get(view.status.key)?.lastRecoveredAtWallMs),
     });
   }
   const states = Object.values(providers);
@@ -80,6 +86,10 @@ export function circuitHealth(
     overall_health: overall,
     endpoints,
   };
+}
+
+function iso(wallMs: number | null | undefined): string | null {
+  return wallMs === null || wallMs === undefined ? null : new Date(wallMs).toISOString();
 }
 
 function healthState(state: BreakerStateKind): HealthState {

@@ -12,6 +12,7 @@ import { ENDPOINT_CLASSES, type EndpointClass } from '../policy/policy-schema.ts
 import type { PolicySnapshot, SnapshotOverride } from '../policy/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import { Emitter } from '../shared/emitter.ts';
+import { OutageHistory } from './outage-history.ts';
 
 /** Endpoint label used when breakers are kept per upstream only. */
 export const ALL_ENDPOINTS = 'all';
@@ -43,6 +44,8 @@ export class Circuits {
   readonly registry: BreakerRegistry;
   /** Announces each breaker key the first time it is created (metrics start its series). */
   readonly created = new Emitter<string>();
+  /** When each circuit last opened and recovered (health, status, outage metrics). */
+  readonly outages = new OutageHistory();
   readonly #clock: Clock;
   #snapshot: PolicySnapshot | undefined;
   /** Overrides in force per key, as last applied. */

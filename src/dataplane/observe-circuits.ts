@@ -23,6 +23,14 @@ export function observeCircuits(
   const offChange = events.on('stateChange', (e) => {
     const { upstream, endpoint, model } = parseKey(e.key);
     refreshGauge(upstream, endpoint);
+    const outage = circuits.outages.observe(e);
+    if (outage.kind === 'started') metrics.circuitOpenings.inc({ provider: upstream, endpoint });
+    if (outage.kind === 'ended') {
+      metrics.circuitOpenDuration.observe(
+        { provider: upstream, endpoint },
+        outage.durationMs / 1000,
+      );
+    }
     metrics.circuitStateChanges.inc({ provider: upstream, from_state: e.from, to_state: e.to });
     const fields = {
       upstream,
@@ -40,6 +48,7 @@ export function observeCircuits(
     else logger.info(fields, message);
   });
   const offEvicted = events.on('evicted', (e) => {
+    circuits.outages.forget(e.key);
     const { upstream, endpoint } = parseKey(e.key);
     refreshGauge(upstream, endpoint);
   });

@@ -42,6 +42,21 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
+  readonly circuitOpenings = new Counter({
+    name: 'aicb_circuit_openings_total',
+    help: 'Outages: a closed circuit opened (re-trips from half-open belong to the same outage).',
+    labelNames: ['provider', 'endpoint'] as const,
+    registers: [this.registry],
+  });
+
+  readonly circuitOpenDuration = new Histogram({
+    name: 'aicb_circuit_open_duration_seconds',
+    help: 'How long circuits stayed open, from opening to closing again (one observation per outage).',
+    labelNames: ['provider', 'endpoint'] as const,
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200],
+    registers: [this.registry],
+  });
+
   readonly requests = new Counter({
     name: 'aicb_requests_total',
     help: 'Requests received from the app, by requested upstream, endpoint class and result.',

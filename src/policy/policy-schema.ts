@@ -710,23 +710,13 @@ const Retry = z
     ).default('2s'),
     budget: z
       .strictObject({
-        percent: z
-          .int()
-          .min(1)
-          .max(100)
-          .default(20)
-          .meta({
-            description: 'Retries may be at most this percentage of requests in the window.',
-          }),
+        percent: z.int().min(1).max(100).default(20).meta({
+          description: 'Retries may be at most this percentage of requests in the window.',
+        }),
         window: duration('Sliding window the budget is counted over.').default('10s'),
-        minRetries: z
-          .int()
-          .min(0)
-          .max(1000)
-          .default(3)
-          .meta({
-            description: 'Retries always allowed per window, so a quiet sidecar can still retry.',
-          }),
+        minRetries: z.int().min(0).max(1000).default(3).meta({
+          description: 'Retries always allowed per window, so a quiet sidecar can still retry.',
+        }),
       })
       .prefault({})
       .meta({

@@ -108,6 +108,36 @@ describe('breaker on the request path', () => {
     );
   });
 
+  it('accounts for the outage: openings, duration, and when it opened and recovered', async () => {
+    primary.setDefault({ type: 'status', status: 500 });
+    for (let i = 0; i < 3; i++) await chat();
+    const opened = (await sc.health()).endpoints.openai?.chat?.[0] as unknown as {
+      lastOpenedAt: string | null;
+      lastRecoveredAt: string | null;
+    };
+    expect(opened.lastOpenedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(opened.lastRecoveredAt).toBeNull();
+    sc.clock.advance(10_000);
+    await chat(); // probe fails: still the same outage
+    primary.setDefault({ type: 'ok' });
+    sc.clock.advance(20_000);
+    await chat();
+    await chat();
+    const recovered = (await sc.health()).endpoints.openai?.chat?.[0] as unknown as {
+      lastOpenedAt: string;
+      lastRecoveredAt: string | null;
+    };
+    expect(recovered.lastOpenedAt).toBe(opened.lastOpenedAt);
+    expect(Date.parse(recovered.lastRecoveredAt ?? '') - Date.parse(recovered.lastOpenedAt)).toBe(
+      30_000,
+    );
+    const metrics = await sc.metricsText();
+    expect(metrics).toContain('aicb_circuit_openings_total{provider="openai",endpoint="chat"} 1');
+    expect(metrics).toContain(
+      'aicb_circuit_open_duration_seconds_sum{provider="openai",endpoint="chat"} 30',
+    );
+  });
+
   it('reopens on a failed probe for a longer period', async () => {
     primary.setDefault({ type: 'status', status: 500 });
     for (let i = 0; i < 3; i++) await chat();
