@@ -19,6 +19,7 @@ export const DEFAULT_PRICING: Readonly<
   'gpt-4o': { inputPerMillion: 2.5, outputPerMillion: 10 },
   'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 },
   o3: { inputPerMillion: 2, outputPerMillion: 8 },
+  'o3-mini': { inputPerMillion: 1.1, outputPerMillion: 4.4 },
   'o4-mini': { inputPerMillion: 1.1, outputPerMillion: 4.4 },
   'text-embedding-3-small': { inputPerMillion: 0.02, outputPerMillion: 0 },
   'text-embedding-3-large': { inputPerMillion: 0.13, outputPerMillion: 0 },

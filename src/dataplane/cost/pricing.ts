@@ -5,6 +5,7 @@
  * routing, never billing. Pure: no I/O, no clock.
  */
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { Usage } from './usage.ts';
 
 /** USD per million tokens, the unit provider price lists use. */
 export interface Price {
@@ -19,12 +20,6 @@ export interface MatchedPrice extends Price {
 
 /** The compiled table: bundled defaults with `spec.pricing` on top. */
 export type PricingTable = Readonly<Record<string, Price>>;
-
-/** Token counts of one answer, as the cost formulas need them. */
-export interface TokenCounts {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-}
 
 /** Label for every model that is neither priced nor named by the policy. */
 export const OTHER_MODEL = 'other';
@@ -74,7 +69,7 @@ export function priceOf(pricing: PricingTable, model: string): MatchedPrice | un
 }
 
 /** Estimated USD cost of one answer's tokens at a price. */
-export function costUsd(price: Price, usage: TokenCounts): number {
+export function costUsd(price: Price, usage: Usage): number {
   return (
     (usage.inputTokens * price.inputPerMillion + usage.outputTokens * price.outputPerMillion) /
     1_000_000
