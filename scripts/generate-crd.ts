@@ -12,12 +12,15 @@ import {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CHART_CRD = 'charts/ai-circuit-breaker/crds/aicircuitpolicies.aicircuit.io.yaml';
+const DEPLOY_CRD = 'deploy/base/aicircuitpolicies.aicircuit.io.yaml';
 const crd = renderCrdYaml();
 const generated: [file: string, content: string][] = [
   [CRD_FILE, crd],
   [POLICY_REFERENCE_FILE, renderPolicyReference()],
 ];
 if (existsSync(join(root, 'charts/ai-circuit-breaker'))) generated.push([CHART_CRD, crd]);
+// The kustomize base carries its own copy (deploy/render.sh renders the rest from the chart).
+if (existsSync(join(root, 'deploy/base'))) generated.push([DEPLOY_CRD, crd]);
 
 const check = process.argv.includes('--check');
 let drift = false;

@@ -94,6 +94,48 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
+  readonly tokens = new Counter({
+    name: 'aicb_tokens_total',
+    help: 'Tokens reported by providers, by upstream that answered, model (priced or named in the policy, else "other") and kind (input, output).',
+    labelNames: ['upstream', 'model', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cost = new Counter({
+    name: 'aicb_cost_usd_total',
+    help: 'Estimated cost in USD of answered calls (usage x the policy price table), by upstream and model.',
+    labelNames: ['upstream', 'model'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbackCost = new Counter({
+    name: 'aicb_fallback_cost_usd_total',
+    help: 'Estimated cost in USD of answers served by a fallback, by requested and serving upstream.',
+    labelNames: ['from', 'to'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbackRequestedCost = new Counter({
+    name: 'aicb_fallback_requested_cost_usd_total',
+    help: 'What the same fallback answers would have cost on the requested model (same token counts).',
+    labelNames: ['from', 'to'] as const,
+    registers: [this.registry],
+  });
+
+  readonly waitAvoided = new Counter({
+    name: 'aicb_wait_avoided_seconds_total',
+    help: 'Upstream time short-circuited requests did not spend waiting: each rejection adds the mean time-to-failure of the last failed calls to that upstream.',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retries = new Counter({
+    name: 'aicb_retries_total',
+    help: 'Retry decisions after a failed attempt: retried, or why not (attempts_exhausted, retry_after_too_long, budget_exhausted, not_retryable).',
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly configReloads = new Counter({
     name: 'aicb_config_reloads_total',
     help: 'Policy loads by result (applied, rejected, unchanged).',

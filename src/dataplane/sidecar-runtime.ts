@@ -10,6 +10,9 @@ import type { CompiledUpstream, CredentialRef, PolicySnapshot } from '../policy/
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Circuits } from './circuits.ts';
+import { policyModelNames } from './cost/pricing.ts';
+import { FailureLatency } from './cost/wait-avoided.ts';
+import { RetryBudget } from './retry/retry-budget.ts';
 import { originOf } from './providers/base-url.ts';
 import { ResponseCache } from './response-cache.ts';
 
@@ -41,6 +44,11 @@ export class SidecarRuntime {
   readonly circuits: Circuits;
   /** Last-resort answers (spec.cache); disabled until a policy enables it. */
   readonly cache: ResponseCache;
+  /** Recent time-to-failure per upstream: what an open circuit saves each rejected request. */
+  readonly failureLatency = new FailureLatency();
+  /** Model names the policy itself mentions: allowed as metric labels besides priced ones. */
+  modelNames: ReadonlySet<string> = new Set();
+  readonly #retryBudgets = new Map<string, RetryBudget>();
   readonly #options: SidecarRuntimeOptions;
   readonly #pools = new Map<string, PoolEntry>();
   readonly #files = new Map<string, FileCredential>();
@@ -92,6 +100,12 @@ export class SidecarRuntime {
     this.#files.clear();
     this.circuits.configure(snapshot);
     this.cache.configure(snapshot.cache);
+    this.modelNames = policyModelNames(snapshot.fallbacks);
+    this.failureLatency.retain(this.#names);
+    for (const [name, budget] of this.#retryBudgets) {
+      if (upstreams.has(name)) budget.configure(snapshot.retry.budget);
+      else this.#retryBudgets.delete(name);
+    }
     for (const u of snapshot.upstreams) {
       if (u.apiKey?.source === 'secret') {
         this.#options.logger.warn(
@@ -101,6 +115,19 @@ export class SidecarRuntime {
         );
       }
     }
+  }
+
+  /** The retry budget of one upstream target (retries at most a share of its requests). */
+  retryBudget(upstream: string): RetryBudget {
+    let budget = this.#retryBudgets.get(upstream);
+    if (budget === undefined) {
+      budget = new RetryBudget(
+        this.#snapshot?.retry.budget ?? { percent: 20, windowMs: 10_000, minRetries: 3 },
+        this.#options.clock,
+      );
+      this.#retryBudgets.set(upstream, budget);
+    }
+    return budget;
   }
 
   /** The connection pool of an upstream (created on first use). */

@@ -15,6 +15,8 @@ export type Behavior =
       readonly status: number;
       readonly body?: unknown;
       readonly headers?: Record<string, string>;
+      /** Answer after this long (a slow failure). */
+      readonly delayMs?: number;
     }
   /** Destroys the connection before any response byte. */
   | { readonly type: 'reset' }
@@ -126,8 +128,16 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
         return;
       case 'status': {
         const body = behavior.body ?? errorBody(api, behavior.status);
-        res.writeHead(behavior.status, { 'content-type': 'application/json', ...behavior.headers });
-        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        const send = () => {
+          if (res.destroyed) return;
+          res.writeHead(behavior.status, {
+            'content-type': 'application/json',
+            ...behavior.headers,
+          });
+          res.end(typeof body === 'string' ? body : JSON.stringify(body));
+        };
+        if (behavior.delayMs === undefined) send();
+        else setTimeout(send, behavior.delayMs);
         return;
       }
       case 'stream-error-first': {
@@ -192,7 +202,9 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
           return;
         }
         const events =
-          api === 'openai' ? openaiStream(model, text, n) : anthropicStream(model, text, n);
+          api === 'openai'
+            ? openaiStream(model, text, n, wantsUsage(json))
+            : anthropicStream(model, text, n);
         res.writeHead(200, sseHeaders);
         writeEvents(res, req.socket, events, delayMs, cutAfter, api);
         return;
@@ -346,7 +358,13 @@ function openaiCompletion(model: string, text: string, n: number): unknown {
   };
 }
 
-function openaiStream(model: string, text: string, n: number): string[] {
+function wantsUsage(json: unknown): boolean {
+  const options = (json as { stream_options?: { include_usage?: unknown } } | undefined)
+    ?.stream_options;
+  return options?.include_usage === true;
+}
+
+function openaiStream(model: string, text: string, n: number, includeUsage = false): string[] {
   const base = {
     id: `chatcmpl-fake${n}`,
     object: 'chat.completion.chunk',
@@ -374,6 +392,19 @@ function openaiStream(model: string, text: string, n: number): string[] {
       }),
     ),
     data({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }] }),
+    ...(includeUsage
+      ? [
+          data({
+            ...base,
+            choices: [],
+            usage: {
+              prompt_tokens: 12,
+              completion_tokens: tokensOf(text).length,
+              total_tokens: 12 + tokensOf(text).length,
+            },
+          }),
+        ]
+      : []),
     'data: [DONE]\n\n',
   ];
 }

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { buildSidecar, type Sidecar } from '../../src/dataplane/build-sidecar.ts';
 import { compilePolicyText } from '../../src/dataplane/config/policy-file.ts';
-import { ManualClock } from '../../src/shared/clock.ts';
+import { ManualClock, systemClock } from '../../src/shared/clock.ts';
 import { createLogger } from '../../src/shared/create-logger.ts';
 
 export interface RunningSidecar {
@@ -40,9 +40,16 @@ export function policyYaml(spec: Record<string, unknown>, name = 'test'): string
 
 export async function startSidecar(
   spec: Record<string, unknown>,
-  options: { env?: Record<string, string>; maxBodyBytes?: number; logLevel?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    maxBodyBytes?: number;
+    logLevel?: string;
+    /** Breaker and timing on the real clock (for measured durations) instead of a ManualClock. */
+    realClock?: boolean;
+  } = {},
 ): Promise<RunningSidecar> {
-  const clock = new ManualClock(1_000_000);
+  const manual = new ManualClock(1_000_000);
+  const clock = options.realClock === true ? systemClock : manual;
   const logs: string[] = [];
   let secrets: () => readonly string[] = () => [];
   const logger = createLogger({
@@ -76,7 +83,7 @@ export async function startSidecar(
     sidecar,
     url,
     adminUrl,
-    clock,
+    clock: manual,
     logs,
     apply,
     async health() {

@@ -14,8 +14,6 @@ import { errorBody, statusOf, type ClientFormat, type SidecarErrorCode } from '.
 import type { SidecarMetrics } from '../sidecar-metrics.ts';
 import {
   formatOf,
-  planFallback,
-  planPrimary,
   type ClientRequest,
   type SkipReason,
   type UpstreamRequest,
@@ -28,12 +26,10 @@ import {
 } from '../request-route.ts';
 import type { SidecarRuntime } from '../sidecar-runtime.ts';
 import { replayAsStream } from '../providers/replay-as-stream.ts';
-import {
-  runAttempt,
-  type AttemptOptions,
-  type AttemptTimings,
-  type HeldResponse,
-} from './upstream-attempt.ts';
+import { retryPlan } from '../retry/retry-delay.ts';
+import { planChain } from './chain-plan.ts';
+import { recordUsage, UsageMeter } from './usage-meter.ts';
+import { runAttempt, type AttemptTimings, type HeldResponse } from './upstream-attempt.ts';
 
 export interface ProxyContext {
   readonly runtime: SidecarRuntime;
@@ -176,40 +172,77 @@ class ChainRun {
   }
 
   async run(): Promise<void> {
-    const { runtime } = this.#ctx;
-    const fallbacks = this.#snapshot.fallbacks[this.#requested.name] ?? [];
-    // Step 0 is the upstream the app addressed; then its chain, in order.
-    for (let step = 0; step <= fallbacks.length; step++) {
-      let request: UpstreamRequest;
-      if (step === 0) {
-        request = planPrimary(this.#client, this.#requested);
-      } else {
-        const target = fallbacks[step - 1];
-        const upstream = target === undefined ? undefined : runtime.upstream(target.upstream);
-        if (target === undefined || upstream === undefined) continue;
-        const plan = planFallback(
-          this.#client,
-          this.#requested,
-          target,
-          upstream,
-          runtime.credential,
-          this.#ctx.clock.wallMs(),
-        );
-        if (!plan.ok) {
-          this.#skip(upstream.name, plan.reason, plan.detail);
-          continue;
-        }
-        request = plan.request;
+    const { runtime, clock } = this.#ctx;
+    const endpoint = this.#route.endpoint;
+    const steps = planChain({
+      client: this.#client,
+      requested: this.#requested,
+      snapshot: this.#snapshot,
+      upstream: (name) => runtime.upstream(name),
+      credential: runtime.credential,
+      nowWallMs: clock.wallMs(),
+      admits: (name, model) => {
+        const state = runtime.circuits.registry
+          .peek(runtime.circuits.keyFor(name, endpoint, model))
+          ?.getState().state;
+        return state !== 'open' && state !== 'forced_open';
+      },
+    });
+    for (const step of steps) {
+      if (step.kind === 'skip') {
+        this.#skip(step.upstream, step.reason, step.detail);
+        continue;
       }
-      const served = await this.#try(request, step > 0);
+      const served = await this.#try(step.request, step.isFallback);
       if (served) return;
       if (this.#res.destroyed || this.#res.writableEnded) return;
     }
     this.#giveUp();
   }
 
-  /** Tries one target; true when the request is answered (or the app went away). */
+  /**
+   * Tries one target, retrying it when the policy allows (only before anything reached the app,
+   * only for the listed failure kinds, within the retry budget); true when the request is
+   * answered (or the app went away).
+   */
   async #try(request: UpstreamRequest, isFallback: boolean): Promise<boolean> {
+    const { runtime, metrics } = this.#ctx;
+    const name = request.upstream.name;
+    const endpoint = this.#route.endpoint;
+    const retry = this.#snapshot.retry;
+    const budget = retry.attempts > 0 ? runtime.retryBudget(name) : undefined;
+    budget?.recordRequest();
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.#attemptOnce(request, isFallback);
+      if (result === 'served') return true;
+      if (result === 'rejected') return false;
+      // A failure before the first byte: maybe retry the same target.
+      if (budget === undefined || result.outcome.kind !== 'failure') return false;
+      const decision = retryPlan(
+        result.outcome.reason,
+        result.outcome.retryAfterMs,
+        attempt,
+        retry,
+        () => budget.tryRetry(),
+      );
+      if (!decision.retry) {
+        metrics.retries.inc({ provider: name, result: decision.why });
+        return false;
+      }
+      metrics.retries.inc({ provider: name, result: 'retried' });
+      await this.#sleep(decision.delayMs);
+      if (this.#res.destroyed) {
+        metrics.requests.inc({ upstream: this.#requested.name, endpoint, result: 'cancelled' });
+        return true;
+      }
+    }
+  }
+
+  /** One attempt on one target. */
+  async #attemptOnce(
+    request: UpstreamRequest,
+    isFallback: boolean,
+  ): Promise<'served' | 'rejected' | { readonly outcome: AttemptOutcome }> {
     const { runtime, metrics, clock } = this.#ctx;
     const name = request.upstream.name;
     const endpoint = this.#route.endpoint;
@@ -221,12 +254,19 @@ class ChainRun {
       this.#attempts.push(`${name}:${admission.reason}`);
       this.#retryAfterMs = Math.min(this.#retryAfterMs, admission.retryAfterMs);
       metrics.shortCircuited.inc({ provider: name, endpoint, reason: admission.reason });
+      // The call not made would most likely have failed after about this long.
+      const avoidedMs = runtime.failureLatency.estimateMs(name);
+      if (avoidedMs !== undefined) metrics.waitAvoided.inc({ provider: name }, avoidedMs / 1000);
       if (isFallback)
         metrics.fallbacks.inc({ from: this.#requested.name, to: name, result: 'short_circuited' });
-      return false;
+      return 'rejected';
     }
     this.#dispatched++;
     const ticket: Ticket = admission;
+    const meter = new UsageMeter({
+      upstream: formatOf(request.upstream.provider),
+      client: this.#client.format,
+    });
     const result = await runAttempt({
       dispatcher: runtime.dispatcher(request.upstream),
       request,
@@ -237,7 +277,11 @@ class ChainRun {
       clientFormat: this.#client.format,
       upstreamFormat: formatOf(request.upstream.provider),
       adapter: request.adapter,
-      capture: this.#capture(request),
+      capture: (status, contentType, body) => {
+        meter.body(body);
+        this.#cacheAnswer(request, status, contentType, body);
+      },
+      observeChunk: meter.observe,
       res: this.#res,
       clock,
       commit: (status, headers) => {
@@ -246,6 +290,20 @@ class ChainRun {
       },
       onFinished: (outcome, timings) => {
         this.#record(breaker, ticket, name, outcome, timings);
+        const usage = outcome.kind === 'success' ? meter.usage() : undefined;
+        if (usage !== undefined) {
+          recordUsage(
+            {
+              metrics,
+              snapshot: this.#snapshot,
+              modelNames: runtime.modelNames,
+              requestedUpstream: this.#requested.name,
+              requestedModel: this.#client.model,
+            },
+            { upstream: name, model: request.model, isFallback },
+            usage,
+          );
+        }
       },
     });
     if (result.kind !== 'failed') this.#logRequest(result.kind, name);
@@ -258,10 +316,10 @@ class ChainRun {
         });
         if (isFallback)
           metrics.fallbacks.inc({ from: this.#requested.name, to: name, result: 'success' });
-        return true;
+        return 'served';
       case 'cancelled':
         metrics.requests.inc({ upstream: this.#requested.name, endpoint, result: 'cancelled' });
-        return true;
+        return 'served';
       case 'failed':
         this.#attempts.push(`${name}:${attemptLabel(result.outcome, result.held)}`);
         if (isFallback)
@@ -272,8 +330,22 @@ class ChainRun {
         } else {
           this.#lastTransport = result.outcome;
         }
-        return false;
+        return { outcome: result.outcome };
     }
+  }
+
+  /** Waits between retries; returns early when the app goes away. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const res = this.#res;
+      function done(): void {
+        clearTimeout(timer);
+        res.removeListener('close', done);
+        resolve();
+      }
+      res.once('close', done);
+    });
   }
 
   #record(
@@ -292,6 +364,7 @@ class ChainRun {
         break;
       case 'failure':
         breaker.recordFailure(ticket, slowMeasureMs, outcome.retryAfterMs ?? 0, outcome.soft);
+        this.#ctx.runtime.failureLatency.record(name, timings.durationMs);
         metrics.circuitFailures.inc({ provider: name, endpoint, reason: outcome.reason });
         break;
       case 'ignored':
@@ -308,19 +381,16 @@ class ChainRun {
   }
 
   /** Stores a successful non-streaming answer for last-resort use, when the policy caches. */
-  #capture(request: UpstreamRequest): AttemptOptions['capture'] {
+  #cacheAnswer(request: UpstreamRequest, status: number, contentType: string, body: Buffer): void {
     const key = this.#cacheKey;
-    if (key === undefined || this.#client.stream) return undefined;
-    const cache = this.#ctx.runtime.cache;
-    return (status, contentType, body) => {
-      cache.set(key, {
-        status,
-        contentType,
-        body,
-        upstream: request.upstream.name,
-        model: request.model,
-      });
-    };
+    if (key === undefined || this.#client.stream) return;
+    this.#ctx.runtime.cache.set(key, {
+      status,
+      contentType,
+      body,
+      upstream: request.upstream.name,
+      model: request.model,
+    });
   }
 
   /** Answers from the last-resort cache; false when it has nothing fresh for this request. */

@@ -67,6 +67,8 @@ export interface AttemptOptions {
    * cache); only called when given, and only for bodies up to MAX_CAPTURE_BYTES.
    */
   readonly capture: ((status: number, contentType: string, body: Buffer) => void) | undefined;
+  /** Sees every chunk of a successful event stream as the upstream sent it (usage scanning). */
+  readonly observeChunk: ((chunk: Buffer) => void) | undefined;
   readonly res: ServerResponse;
   readonly clock: Clock;
   /** Writes the response head to the app (adds the x-aicb-* headers). Called at most once. */
@@ -201,6 +203,7 @@ class Attempt {
     switch (this.#phase) {
       case 'streaming':
         this.#inspector?.scan(chunk);
+        if (this.#inspector !== undefined) this.#o.observeChunk?.(chunk);
         this.#capture(chunk);
         this.#write(
           controller,
@@ -230,6 +233,7 @@ class Attempt {
         return;
       case 'pre-content': {
         this.#held.push(chunk);
+        this.#o.observeChunk?.(chunk);
         const verdict = this.#inspector?.preContent(chunk);
         if (verdict === undefined || verdict.kind === 'pending') return;
         if (verdict.kind === 'error') {

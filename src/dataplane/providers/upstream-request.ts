@@ -44,7 +44,8 @@ export interface UpstreamRequest {
   readonly adapter: ResponseAdapter | undefined;
 }
 
-export type SkipReason = 'format' | 'no_model_mapping' | 'no_credentials' | 'untranslatable';
+export type SkipReason =
+  'format' | 'no_model_mapping' | 'no_credentials' | 'untranslatable' | 'too_expensive';
 
 export type TargetPlan =
   | { readonly ok: true; readonly request: UpstreamRequest }
