@@ -156,6 +156,10 @@ export async function runController(
     },
     admin,
     ...(webhook === undefined ? {} : { webhook }),
+    // In a pod (downward API): the leader labels itself for the delivery Service.
+    ...(env.POD_NAME === undefined || env.POD_NAMESPACE === undefined
+      ? {}
+      : { self: { namespace: env.POD_NAMESPACE, podName: env.POD_NAME } }),
     env,
   });
   const { deliveryUrl, adminUrl } = await controller.start();

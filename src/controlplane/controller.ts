@@ -5,6 +5,7 @@
  * policy transition. Only the leader serves sidecar streams (ADR 0004): a standby refuses them,
  * so every report reaches the replica that writes status, and a takeover is one reconnect.
  */
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { FastifyInstance } from 'fastify';
 import fastify from 'fastify';
 import { AlertDispatcher, alertTargetsOf, type AlertEventKind } from '../alerts/index.ts';
@@ -44,6 +45,9 @@ import {
 } from './reconcile/reconcile.ts';
 import { aggregateCircuits, computePolicyStatus } from './status/policy-status.ts';
 
+/** The leader's pod carries this label; the delivery Service selects it. */
+export const LEADER_LABEL = 'aicircuit.io/leader';
+
 export interface ControllerOptions {
   readonly clients: KubeClients;
   readonly logger: Logger;
@@ -68,6 +72,12 @@ export interface ControllerOptions {
     readonly https?: { key: string; cert: string };
     readonly config: InjectorConfig;
   };
+  /**
+   * This replica's own pod. The leader labels it `aicircuit.io/leader=true`, which the delivery
+   * Service selects, so sidecars reach the replica that serves while every replica stays Ready
+   * (and serves the webhook). Without it (tests, local runs) no label is written.
+   */
+  readonly self?: { readonly namespace: string; readonly podName: string };
   /** Environment of the controller, for alert URLs given as `env` references. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly reconcileDebounceMs?: number;
@@ -200,6 +210,7 @@ export class Controller {
     this.#elector.onStartedLeading(() => {
       logger.info({ identity: this.#o.identity }, 'leading: serving sidecars and writing status');
       this.metrics.leader.set(1);
+      void this.#labelSelf(true);
       // Take the circuit picture as it is, without alerting for what happened before us.
       this.#circuitStates.clear();
       this.#scheduleStatus();
@@ -208,9 +219,12 @@ export class Controller {
       logger.warn({ reason }, 'no longer leading: closing sidecar streams');
       this.metrics.leader.set(0);
       this.hub.closeAll();
+      void this.#labelSelf(false);
     });
     this.#policies.start();
     this.#pods.start();
+    // A restarted replica may still carry the label from an earlier leadership.
+    await this.#labelSelf(false);
     this.#elector.start();
 
     this.#delivery = buildDeliveryServer({
@@ -394,6 +408,27 @@ export class Controller {
       };
     }
     return undefined;
+  }
+
+  /** Sets or clears the leader label on this replica's pod; failures are logged, not fatal. */
+  async #labelSelf(leader: boolean): Promise<void> {
+    const self = this.#o.self;
+    if (self === undefined) return;
+    try {
+      await this.#o.clients.core.patchNamespacedPod(
+        {
+          namespace: self.namespace,
+          name: self.podName,
+          body: { metadata: { labels: { [LEADER_LABEL]: leader ? 'true' : null } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      this.#o.logger.warn(
+        { err: error, leader },
+        'could not update the leader label on this pod; sidecars may reach a standby and retry',
+      );
+    }
   }
 
   #readSecret(namespace: string, name: string, key: string): string | undefined {
@@ -615,9 +650,13 @@ export class Controller {
     const admin = fastify({ logger: false });
     admin.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
     admin.get('/readyz', (_request, reply) => {
-      // Only the leader is ready: the Service then routes sidecars to the replica that serves.
-      if (!this.#elector.isLeader) return reply.code(503).send({ status: 'standby' });
-      return reply.send({ status: 'leader', sidecars: this.hub.size });
+      // Every replica that has listed the policies is ready: all serve the webhook, and the
+      // delivery Service selects the leader by its label instead (ADR 0004).
+      if (!this.#policies.health().synced) return reply.code(503).send({ status: 'syncing' });
+      return reply.send({
+        status: this.#elector.isLeader ? 'leader' : 'standby',
+        sidecars: this.hub.size,
+      });
     });
     admin.get('/metrics', async (_request, reply) => {
       const text = await this.metrics.registry.metrics();

@@ -169,6 +169,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
 
   function startController(identity: string): Controller {
     return new Controller({
+      self: { namespace: leaseNs, podName: identity },
       clients,
       logger: log,
       clock: systemClock,
@@ -231,6 +232,16 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
     });
 
+    // Pod objects standing in for the controller replicas, which label themselves when leading.
+    for (const name of ['controller-a', 'controller-b']) {
+      await clients.core.createNamespacedPod({
+        namespace: leaseNs,
+        body: Object.assign(new V1Pod(), {
+          metadata: { name, labels: { app: 'aicb-controller' } },
+          spec: { serviceAccountName: 'default', containers: [{ name: 'controller', image: 'x' }] },
+        }),
+      });
+    }
     controllerA = startController('controller-a');
     urlA = (await controllerA.start()).deliveryUrl;
     await waitFor('controller-a to lead', () =>
@@ -477,6 +488,17 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     }
   });
 
+  it('labels only the leader pod, which the delivery Service selects', async () => {
+    const label = async (name: string) =>
+      (await clients.core.readNamespacedPod({ namespace: leaseNs, name })).metadata?.labels?.[
+        'aicircuit.io/leader'
+      ];
+    expect(
+      await waitFor('the leader label', async () => (await label('controller-a')) ?? undefined),
+    ).toBe('true');
+    expect(await label('controller-b')).toBeUndefined();
+  });
+
   it('keeps sidecars serving when the leader dies, and a standby takes over', async () => {
     const hash = await sidecars[0]?.readyHash();
     const killedAt = performance.now();
@@ -498,6 +520,11 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     console.log(
       `leader crash -> standby serving both sidecars: ${(performance.now() - killedAt).toFixed(0)} ms`,
     );
+    const newLeader = await clients.core.readNamespacedPod({
+      namespace: leaseNs,
+      name: 'controller-b',
+    });
+    expect(newLeader.metadata?.labels?.['aicircuit.io/leader']).toBe('true');
     // The new leader writes status.
     await apply(
       baseSpec({

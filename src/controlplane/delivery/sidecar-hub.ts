@@ -45,6 +45,9 @@ export class SidecarHub {
   readonly #clock: Clock;
   readonly #heartbeatMs: number;
   readonly #connections = new Map<string, Connection>();
+  #lastEvent:
+    | { readonly snapshot: PolicySnapshot; readonly changedAtWallMs: number; readonly line: string }
+    | undefined;
   #nextId = 1;
 
   constructor(options: { clock: Clock; heartbeatMs?: number }) {
@@ -107,9 +110,16 @@ export class SidecarHub {
     if (connection === undefined || connection.session.sentHash === snapshot.hash) return false;
     connection.session.sentHash = snapshot.hash;
     connection.session.sentChangedAtWallMs = changedAtWallMs;
-    connection.res.write(
-      `event: snapshot\ndata: ${JSON.stringify({ snapshot, changedAtWallMs })}\n\n`,
-    );
+    // One reconcile pushes the same version to every pod of a policy: serialize it once.
+    const cached = this.#lastEvent;
+    let line: string;
+    if (cached?.snapshot === snapshot && cached.changedAtWallMs === changedAtWallMs) {
+      line = cached.line;
+    } else {
+      line = `event: snapshot\ndata: ${JSON.stringify({ snapshot, changedAtWallMs })}\n\n`;
+      this.#lastEvent = { snapshot, changedAtWallMs, line };
+    }
+    connection.res.write(line);
     return true;
   }
 

@@ -3,6 +3,7 @@
  * The entry point resolves flags and environment and passes them in (only entry files read
  * `process.env`); everything else in the control plane receives these clients.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import {
@@ -84,6 +85,7 @@ export interface KubeClients {
 
 /** Builds every client from one configuration. */
 export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
+  reuseConnections(kubeConfig);
   const watch = new Watch(kubeConfig);
   return {
     kubeConfig,
@@ -132,4 +134,49 @@ async function listJson(
   }
   // The API server's list JSON; the collection checks each item before using it.
   return body;
+}
+
+type DispatcherFactory = (cluster: unknown, agentOptions: Record<string, unknown>) => unknown;
+
+/**
+ * client-node 2.0 builds a new connection pool (and a new TLS handshake) for every API call:
+ * at 1000 sidecar connects that is 1000 TokenReview pools, over 100 MB of native memory and
+ * most of the CPU. One pool per distinct set of TLS material is enough; the key covers the
+ * server, CA, client certificate and key, so a rotated credential still gets a fresh pool.
+ */
+function reuseConnections(kubeConfig: KubeConfig): void {
+  const target = kubeConfig as unknown as { createDispatcher?: DispatcherFactory };
+  const original = target.createDispatcher;
+  if (typeof original !== 'function') return;
+  const pools = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    const server = (cluster as { server?: unknown } | null)?.server;
+    const material = [
+      'ca',
+      'cert',
+      'key',
+      'pfx',
+      'passphrase',
+      'rejectUnauthorized',
+      'servername',
+    ].map((k) => describeOption(agentOptions[k]));
+    const key = createHash('sha256')
+      .update(JSON.stringify([server, ...material]))
+      .digest('hex');
+    let pool = pools.get(key);
+    if (pool === undefined) {
+      pool = original.call(kubeConfig, cluster, agentOptions);
+      pools.set(key, pool);
+    }
+    return pool;
+  };
+}
+
+function describeOption(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') {
+    return String(value);
+  }
+  return JSON.stringify(value);
 }

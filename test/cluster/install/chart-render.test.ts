@@ -273,10 +273,10 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
           { name: 'tmp', mountPath: '/tmp' },
         ],
       });
-      // Only the leader is Ready (ADR 0004): a rollout must not wait for new pods to be Ready.
+      // Every replica is Ready once synced (the delivery Service follows the leader label).
       expect(at(deployment, 'spec.strategy')).toEqual({
         type: 'RollingUpdate',
-        rollingUpdate: { maxSurge: '100%', maxUnavailable: '100%' },
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
       });
       expect(Object.keys(at(deployment, 'spec.template.metadata.annotations') as object)).toEqual([
         'checksum/injector',
@@ -288,7 +288,8 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       const controller = one(defaults, 'Service', `${FULL}-controller`);
       expect(at(controller, 'spec')).toEqual({
         type: 'ClusterIP',
-        selector: SELECTOR,
+        // Only the leader serves streams; it labels its own pod (ADR 0004).
+        selector: { ...SELECTOR, 'aicircuit.io/leader': 'true' },
         ports: [
           {
             name: 'delivery',
@@ -359,6 +360,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
           resources: ['leases'],
           verbs: ['get', 'create', 'update'],
         },
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] },
       ]);
       expect(one(defaults, 'RoleBinding')).toMatchObject({
         roleRef: { kind: 'Role', name: `${FULL}-leader-election` },
