@@ -2,7 +2,7 @@
  * `aicb controller`: the control plane. Reads the environment and flags once, builds the
  * Kubernetes clients and runs the Controller until SIGTERM.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Controller, type ControllerOptions } from '../controlplane/controller.ts';
@@ -163,12 +163,30 @@ export async function runController(
     env,
   });
   const { deliveryUrl, adminUrl } = await controller.start();
+  // Renewed certificates (cert-manager) replace the mounted files; pick them up without a restart.
+  const reloadTls = () => {
+    if (certFile === undefined || keyFile === undefined) return;
+    try {
+      controller.reloadTls({
+        cert: readFileSync(certFile, 'utf8'),
+        key: readFileSync(keyFile, 'utf8'),
+      });
+    } catch (error) {
+      logger.error(
+        { err: error },
+        'could not reload the serving certificate; keeping the current one',
+      );
+    }
+  };
+  if (certFile !== undefined)
+    watchFile(certFile, { interval: 30_000, persistent: false }, reloadTls);
   logger.info({ delivery: deliveryUrl, admin: adminUrl }, 'controller listening');
   return {
     controller,
     deliveryUrl,
     adminUrl,
     async stop() {
+      if (certFile !== undefined) unwatchFile(certFile, reloadTls);
       await controller.stop({ release: true });
       logger.info('controller stopped');
       logger.flush();

