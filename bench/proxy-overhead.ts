@@ -722,6 +722,12 @@ interface Results {
     readonly probes: number;
     readonly run: Pooled;
   };
+  readonly deadSequential: {
+    readonly calls: number;
+    readonly fallbackCalls: number;
+    readonly probes: number;
+    readonly statuses: string;
+  };
   readonly sidecar: SidecarVariant & { readonly afterLoadRssMb: number };
   readonly semiSpace: readonly SidecarVariant[];
   readonly nginx: { readonly version: string; readonly idleRssMb: number } | undefined;
@@ -804,6 +810,7 @@ async function measure(): Promise<Results> {
           { name: 'streamer', provider: 'openai', baseURL: up.stream },
           { name: 'down', provider: 'openai', baseURL: up.main },
           { name: 'dead', provider: 'openai', baseURL: up.dead },
+          { name: 'dead-seq', provider: 'openai', baseURL: up.dead },
           {
             name: 'backup',
             provider: 'openai-compatible',
@@ -815,6 +822,7 @@ async function measure(): Promise<Results> {
         fallbacks: [
           { from: 'openai', to: [{ upstream: 'backup', model: 'gpt-4o-mini' }] },
           { from: 'dead', to: [{ upstream: 'backup', model: 'gpt-4o-mini' }] },
+          { from: 'dead-seq', to: [{ upstream: 'backup', model: 'gpt-4o-mini' }] },
         ],
         overrides: [{ upstream: 'down', state: 'forcedOpen' }],
       },
@@ -930,6 +938,21 @@ async function measure(): Promise<Results> {
   const deadSidecarRun = await dead(`${sc.url}/dead/v1/chat/completions`);
   const s2 = await upstreamStats(up);
   const probes = await probesStarted(sc.adminUrl, 'dead');
+  // The same dead provider behind a second upstream name (its own breaker), one request at a
+  // time: with nothing in flight when the threshold is reached, the count is exact.
+  log(`dead primary, sequential: ${DEAD_PRIMARY_REQUESTS} requests one after another`);
+  const seqStatuses = new Map<number, number>();
+  for (let i = 0; i < DEAD_PRIMARY_REQUESTS; i++) {
+    const res = await fetch(`${sc.url}/dead-seq/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: REQUEST_BODY,
+    });
+    await res.arrayBuffer();
+    seqStatuses.set(res.status, (seqStatuses.get(res.status) ?? 0) + 1);
+  }
+  const s3 = await upstreamStats(up);
+  const seqProbes = await probesStarted(sc.adminUrl, 'dead-seq');
 
   await sleep(SETTLE_MS);
   const afterLoadRssMb = rssMb(sc.proc.pid);
@@ -973,6 +996,12 @@ async function measure(): Promise<Results> {
       fallbackCalls: s2.backup - s1.backup,
       probes,
       run: deadSidecarRun,
+    },
+    deadSequential: {
+      calls: s3.dead - s2.dead,
+      fallbackCalls: s3.backup - s2.backup,
+      probes: seqProbes,
+      statuses: [...seqStatuses].map(([code, n]) => `${code}×${n}`).join(', '),
     },
     sidecar: { flags: NODE_FLAGS, idleRssMb, wrk: wrkSidecar, hwmMb: sidecarHwm, afterLoadRssMb },
     semiSpace,
@@ -1151,6 +1180,15 @@ function report(r: Results): string {
       met(r.deadSidecar.calls <= deadTarget, r.deadSidecar.run),
     ],
     [
+      `the same, ${DEAD_PRIMARY_REQUESTS} requests sent one at a time`,
+      '—',
+      int(r.deadSequential.calls),
+      `${int(r.deadSequential.calls)} of ${int(DEAD_PRIMARY_REQUESTS)}`,
+      '—',
+      `≤ ${FAILURE_THRESHOLD} + ${r.deadSequential.probes} probes`,
+      met(r.deadSequential.calls <= FAILURE_THRESHOLD + r.deadSequential.probes),
+    ],
+    [
       `RSS idle, ${SETTLE_MS / 1000} s after start (direct = bare Node)`,
       mb(r.bareNodeRssMb),
       mb(r.sidecar.idleRssMb),
@@ -1269,7 +1307,7 @@ function report(r: Results): string {
     `- Load: ${wrkVersion}, \`-t1 -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s\` after a ${WRK_WARMUP_SECONDS} s warm-up, POST of a ${r.requestBytes} B chat request, ${r.responseBytes} B answer; open loop: bench/open-loop.ts (undici Pool, fixed timetable, latency from the due time), ${ROUNDS} interleaved runs per target of ${LATENCY_WARMUP_SECONDS} s warm-up + ${LATENCY_SECONDS} s at ${LATENCY_RATE} req/s; streams: ${STREAM_CHUNKS} chunks ${STREAM_CHUNK_DELAY_MS} ms apart, ${ROUNDS} runs of ${STREAM_WARMUP_SECONDS} s + ${STREAM_SECONDS} s at ${STREAM_RATE} req/s, latency to the first body byte`,
     `- nginx: ${r.nginx === undefined ? (r.nginxMissing ?? 'not run') : `${r.nginx.version}, 1 worker, no master, upstream keepalive 64, proxy_buffering off`}`,
     `- Other load on the machine (CPU of processes this run did not start, averaged per measurement): at most ${foreignMax.toFixed(2)} cores (${r.quietBefore.toFixed(2)} just before the start)${foreignMax > FOREIGN_WARN_CORES ? ' — **the machine was not quiet; treat latency tails as suspect**' : ''}`,
-    `- Dead primary: failureThreshold ${FAILURE_THRESHOLD}; ${r.deadSidecar.probes} half-open probes started during the run; the fallback answered ${r.deadSidecar.fallbackCalls} calls`,
+    `- Dead primary: failureThreshold ${FAILURE_THRESHOLD}; ${r.deadSidecar.probes} half-open probes started during the run; the fallback answered ${r.deadSidecar.fallbackCalls} calls; sequential: ${r.deadSequential.probes} probes, fallback answered ${r.deadSequential.fallbackCalls}, client saw ${r.deadSequential.statuses}`,
     '',
     table(rows),
     '',

@@ -4,12 +4,11 @@
  * is the one place that touches process arguments, streams and exit codes.
  */
 import { readFileSync } from 'node:fs';
-import { runCrd } from './crd-command.ts';
-import { runController } from './controller-command.ts';
-import { runSidecar } from './sidecar-command.ts';
-import { runStatus } from './status-command.ts';
-import { runValidate } from './validate-command.ts';
 import type { CommandIo } from './command-io.ts';
+
+// Subcommands are imported when chosen, not up front: the controller pulls in
+// @kubernetes/client-node (~100 MB of resident memory once loaded), and the sidecar, which runs
+// in every pod, must not pay for it. bench/RESULTS.md shows the sidecar's idle RSS with both.
 
 const USAGE = `aicb — circuit breakers and fallback for AI provider calls
 
@@ -70,15 +69,19 @@ function main(argv: readonly string[], io: CommandIo): Promise<number> | number 
       io.out(`${version()}\n`);
       return 0;
     case 'validate':
-      return runValidate(rest, io);
+      return import('./validate-command.ts').then((m) => m.runValidate(rest, io));
     case 'crd':
-      return runCrd(rest, io);
+      return import('./crd-command.ts').then((m) => m.runCrd(rest, io));
     case 'status':
-      return runStatus(rest, io, process.env);
+      return import('./status-command.ts').then((m) => m.runStatus(rest, io, process.env));
     case 'sidecar':
-      return runSidecar(rest, io, process.env).then(untilSignal);
+      return import('./sidecar-command.ts')
+        .then((m) => m.runSidecar(rest, io, process.env))
+        .then(untilSignal);
     case 'controller':
-      return runController(rest, io, process.env).then(untilSignal);
+      return import('./controller-command.ts')
+        .then((m) => m.runController(rest, io, process.env))
+        .then(untilSignal);
     default:
       io.err(`aicb: unknown command "${command}"\n\n${USAGE}`);
       return 2;
