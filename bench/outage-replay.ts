@@ -375,8 +375,10 @@ async function loadRole(url: string, primaryControl: string): Promise<void> {
       achievedRate: requestCount > 1 ? ((requestCount - 1) * 1000) / (lastSend - firstSend) : 0,
       switches,
     };
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    void Promise.all([pool.destroy(), controlPool.destroy()]).then(() => process.exit(0));
+    // Exit only once the (large) line has been handed over completely: the driver reads a pipe.
+    process.stdout.write(`${JSON.stringify(result)}\n`, () => {
+      void Promise.all([pool.destroy(), controlPool.destroy()]).then(() => process.exit(0));
+    });
   }
 
   process.on('SIGTERM', () => process.exit(143));
@@ -722,7 +724,7 @@ async function replay(
       before = await scrape(sidecar.adminUrl);
     }
     const p0 = await providerStats(primary);
-    const f0 = await providerStats(fallback);
+    const fb0 = await providerStats(fallback);
     if (p0.mode !== 'ok') throw new Error('the primary is still failing from an earlier run');
 
     log(
@@ -762,9 +764,17 @@ async function replay(
     const foreignCores = foreign();
     if (code !== 0)
       throw new Error(`load generator exited with ${String(code)}:\n${load.output()}`);
-    const result = JSON.parse(load.stdout().trim().split('\n').at(-1) ?? '{}') as LoadResult;
+    // JSON has no NaN: a failed request's latency arrives as null.
+    const wire = JSON.parse(load.stdout().trim().split('\n').at(-1) ?? '{}') as Omit<
+      LoadResult,
+      'samples'
+    > & { samples: (Omit<Sample, 'latencyMs'> & { latencyMs: number | null })[] };
+    const result: LoadResult = {
+      ...wire,
+      samples: wire.samples.map((s) => ({ ...s, latencyMs: s.latencyMs ?? Number.NaN })),
+    };
     const p1 = await providerStats(primary);
-    const f1 = await providerStats(fallback);
+    const fb1 = await providerStats(fallback);
     const metrics =
       sidecar === undefined || before === undefined
         ? undefined
@@ -773,7 +783,7 @@ async function replay(
       name,
       load: result,
       primary: { ok: p1.calls.ok - p0.calls.ok, fail: p1.calls.fail - p0.calls.fail },
-      fallbackCalls: f1.calls.ok + f1.calls.fail - (f0.calls.ok + f0.calls.fail),
+      fallbackCalls: fb1.calls.ok + fb1.calls.fail - (fb0.calls.ok + fb0.calls.fail),
       metrics,
       transitions,
       finalState,
@@ -856,7 +866,7 @@ const PHASES: Record<Phase, readonly [number, number]> = {
   after: [OUTAGE_END_S, DURATION_S],
 };
 const inPhase = (s: Sample, p: Phase) => s.due >= PHASES[p][0] && s.due < PHASES[p][1];
-const ok = (s: Sample) => s.status >= 200 && s.status < 300;
+const answered = (s: Sample) => s.status >= 200 && s.status < 300;
 
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
@@ -873,6 +883,20 @@ function statusText(samples: readonly Sample[]): string {
   return [...counts]
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ×${int(v)}`)
+    .join(', ');
+}
+
+/** The most frequent x-aicb-attempts values, with counts. */
+function attemptPatterns(samples: readonly Sample[], top: number): string {
+  const counts = new Map<string, number>();
+  for (const s of samples) {
+    if (s.attempts !== '') counts.set(s.attempts, (counts.get(s.attempts) ?? 0) + 1);
+  }
+  if (counts.size === 0) return '—';
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => `\`${k}\` ×${int(v)}`)
     .join(', ');
 }
 
@@ -906,7 +930,7 @@ function report(r: Results): string {
   const phase = (x: RunResult, p: Phase) => x.load.samples.filter((s) => inPhase(s, p));
   const m = (x: RunResult, f: (metrics: Scrape) => string) =>
     x.metrics === undefined ? '—' : f(x.metrics);
-  const errorsIn = (samples: readonly Sample[]) => samples.filter((s) => !ok(s));
+  const errorsIn = (samples: readonly Sample[]) => samples.filter((s) => !answered(s));
   const waitedOnErrors = (x: RunResult) =>
     errorsIn(phase(x, 'outage')).reduce(
       (n, s) => n + (Number.isFinite(s.latencyMs) ? s.latencyMs : 0),
@@ -967,6 +991,10 @@ function report(r: Results): string {
       ),
     ],
     ['answers by status (whole run)', ...cols.map((x) => statusText(x.load.samples))],
+    [
+      'most frequent x-aicb-attempts in the outage',
+      ...cols.map((x) => attemptPatterns(phase(x, 'outage'), 4)),
+    ],
     [
       'app latency p50 / p99 (ms, from due time): before the outage',
       ...cols.map((x) => latency(phase(x, 'before'))),
@@ -1072,7 +1100,7 @@ function report(r: Results): string {
   ];
 
   const foreignMax = Math.max(...cols.map((x) => x.foreignCores));
-  const command = `${SKIP_BUILD ? 'AICB_BENCH_SKIP_BUILD=1 ' : ''}npm exec -- node bench/outage-replay.ts`;
+  const command = `${SKIP_BUILD ? 'AICB_BENCH_SKIP_BUILD=1 ' : ''}npm run bench:outage`;
   return [
     `## ${r.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
@@ -1114,8 +1142,7 @@ function machine(): string {
 
 const PREAMBLE = `# Outage replay results
 
-Sections below are appended by \`npm exec -- node bench/outage-replay.ts\` (proposed script:
-\`npm run bench:outage\`), one per run, newest last. Every number in them was measured by that run
+Sections below are appended by \`npm run bench:outage\` (bench/outage-replay.ts), one per run, newest last. Every number in them was measured by that run
 on the machine it names; none is edited by hand.
 
 ## The scenario (issue 8, "Tests and benchmark")

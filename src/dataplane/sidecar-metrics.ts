@@ -131,7 +131,7 @@ export class SidecarMetrics {
 
   readonly retries = new Counter({
     name: 'aicb_retries_total',
-    help: 'Retry decisions after a failed attempt: retried, or why not (attempts_exhausted, retry_after_too_long, budget_exhausted, not_retryable).',
+    help: 'Retry decisions after a failed attempt: retried, or why not (attempts_exhausted, retry_after_too_long, budget_exhausted, not_retryable, circuit_open).',
     labelNames: ['provider', 'result'] as const,
     registers: [this.registry],
   });

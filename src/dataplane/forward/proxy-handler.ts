@@ -218,6 +218,12 @@ class ChainRun {
       if (result === 'rejected') return false;
       // A failure before the first byte: maybe retry the same target.
       if (budget === undefined || result.outcome.kind !== 'failure') return false;
+      // If that failure opened the circuit, a retry would only wait out its backoff to be
+      // rejected: go down the chain now.
+      if (this.#circuitOpen(request)) {
+        metrics.retries.inc({ provider: name, result: 'circuit_open' });
+        return false;
+      }
       const decision = retryPlan(
         result.outcome.reason,
         result.outcome.retryAfterMs,
@@ -236,6 +242,16 @@ class ChainRun {
         return true;
       }
     }
+  }
+
+  /** Whether the target's circuit refuses calls now (open or forced open). */
+  #circuitOpen(request: UpstreamRequest): boolean {
+    const { circuits } = this.#ctx.runtime;
+    const breaker = circuits.breaker(
+      circuits.keyFor(request.upstream.name, this.#route.endpoint, request.model),
+    );
+    const { state } = breaker.getState();
+    return state === 'open' || state === 'forced_open';
   }
 
   /** One attempt on one target. */

@@ -14,9 +14,16 @@ export type RetryConfig = PolicySnapshot['retry'];
 /** The backoff settings the delay formula needs. */
 export type BackoffConfig = Pick<RetryConfig, 'backoffBaseMs' | 'backoffMaxMs'>;
 
-/** Why a failed attempt is not retried; bounded, used as a metric label. */
+/**
+ * Why a failed attempt is not retried; bounded, used as a metric label. `circuit_open` is decided
+ * by the caller (the failure just opened the target's circuit), the others by retryPlan.
+ */
 export type NoRetryReason =
-  'not_retryable' | 'attempts_exhausted' | 'retry_after_too_long' | 'budget_exhausted';
+  | 'not_retryable'
+  | 'attempts_exhausted'
+  | 'retry_after_too_long'
+  | 'budget_exhausted'
+  | 'circuit_open';
 
 /** The decision for one failed attempt. */
 export type RetryDecision =

@@ -563,9 +563,16 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         /aicb_requests_total\{[^}]*result="fallback"[^}]*\}\[5m\]\)\) \/ sum\(rate\(aicb_requests_total/,
       );
       expect(exprs('Recovery time (mean time open per opening, 1h)')).toContain(
-        'circuit_breaker_state_changes_total',
+        'aicb_circuit_open_duration_seconds',
       );
       expect(exprs('Short-circuited calls')).toContain('aicb_short_circuited_total');
+      // Cost and outage panels (issue 8).
+      expect(exprs('Estimated spend (24h)')).toContain('aicb_cost_usd_total');
+      expect(exprs('Fallback extra cost (24h)')).toMatch(
+        /aicb_fallback_cost_usd_total.*\) - .*aicb_fallback_requested_cost_usd_total/,
+      );
+      expect(exprs('Time not spent waiting (24h)')).toContain('aicb_wait_avoided_seconds_total');
+      expect(exprs('Outages (24h)')).toContain('aicb_circuit_openings_total');
 
       // Every metric the dashboard queries is documented (docs/metrics.md is tested against the code).
       const documented = readFileSync(join(REPO_ROOT, 'docs', 'metrics.md'), 'utf8');

@@ -315,6 +315,30 @@ describe('bounded retries', () => {
     expect(long.response.headers.get('x-aicb-attempts')).toBe('openai:429,local:200');
   });
 
+  it('stops retrying a target whose circuit the last failure opened', async () => {
+    sc = await startSidecar(
+      {
+        ...retrySpec({
+          attempts: 3,
+          retryOn: ['overloaded'],
+          backoff: { base: '1ms', max: '1ms' },
+        }),
+        breaker: { failureThreshold: 2 },
+      },
+      { env },
+    );
+    oa.setDefault({ type: 'status', status: 529 });
+    const { response } = await openai()
+      .chat.completions.create({ model: 'gpt-4o', messages: [] })
+      .withResponse();
+    // The second 529 opens the circuit: no third attempt waits for a rejection.
+    expect(response.headers.get('x-aicb-attempts')).toBe('openai:529,openai:529,local:200');
+    expect(oa.requests).toHaveLength(2);
+    const m = await sc.metricsText();
+    expect(metric(m, 'aicb_retries_total{provider="openai",result="retried"}')).toBe(1);
+    expect(metric(m, 'aicb_retries_total{provider="openai",result="circuit_open"}')).toBe(1);
+  });
+
   it('keeps retries within the budget under a failing target', async () => {
     sc = await startSidecar(
       retrySpec({
