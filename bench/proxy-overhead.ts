@@ -1,4 +1,4 @@
-// `npm run bench`: what the sidecar costs, side by side in one run on this machine. The same fake
+// `npm run bench:proxy` (the first half of `npm run bench`): what the sidecar costs, side by side in one run on this machine. The same fake
 // provider process (bench/fake-upstreams.ts) and the same load generators serve three paths:
 //
 //   direct   load generator → fake provider
@@ -1084,7 +1084,7 @@ function report(r: Results): string {
     (process.env.AICB_BENCH_SEMI_SPACE_MB === undefined
       ? ''
       : `AICB_BENCH_SEMI_SPACE_MB='${process.env.AICB_BENCH_SEMI_SPACE_MB}' `) +
-    'npm run bench';
+    'npm run bench:proxy';
   const nginxIdle = r.nginx === undefined ? '—' : mb(r.nginx.idleRssMb);
 
   const rows: string[][] = [
@@ -1338,8 +1338,8 @@ function table(rows: readonly (readonly string[])[]): string {
 
 const PREAMBLE = `# Benchmark results
 
-Sections below are appended by \`npm run bench\` (bench/proxy-overhead.ts), one per run, newest
-last. Every number in them was measured by that run on the machine it names; none is edited by
+Sections below are appended by \`npm run bench:proxy\` (bench/proxy-overhead.ts; \`npm run bench\`
+runs it and then the outage replay), one per run, newest last. Every number in them was measured by that run on the machine it names; none is edited by
 hand. The protocol: /work/shared/research/performance-anchors.md §7.1 ("shared box": load
 generator, fake provider and proxy unpinned on the same cores); wrk runs once per target,
 open-loop measurements run three times per target, interleaved, samples pooled.
