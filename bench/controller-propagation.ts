@@ -54,6 +54,7 @@ import {
   type ControlPlane,
 } from '../test/support/kube-testenv/control-plane.ts';
 import { percentiles } from './percentiles.ts';
+import { CLK_TCK, cpuSeconds, hwmMb, machineBusySeconds, rssMb, sampleRss } from './proc-stats.ts';
 import { SidecarFleet, type SnapshotReceipt } from './simulated-sidecar.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -61,7 +62,6 @@ const RESULTS_FILE = join(ROOT, 'bench', 'controller-results.md');
 const PINNED_NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
 const NODE_VERSION = spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();
-const CLK_TCK = clockTicks();
 
 const { values: flags } = parseArgs({
   options: {
@@ -143,36 +143,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 // ---------------------------------------------------------------------------------------------
 // /proc readings
-
-function clockTicks(): number {
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
-  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
-}
-
-/** User + system CPU seconds of a process; with `children`, also of its reaped children. */
-function cpuSeconds(pid: number | 'self', children = false): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state); utime, stime, cutime, cstime are fields 14–17.
-  const fields = children ? [11, 12, 13, 14] : [11, 12];
-  return fields.reduce((sum, i) => sum + Number(f[i]), 0) / CLK_TCK;
-}
-
-function statusMb(pid: number, key: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
-  return match?.[1] === undefined ? Number.NaN : Number(match[1]) / 1024;
-}
-
-/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
-function machineBusySeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (
-    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) /
-    CLK_TCK
-  );
-}
 
 function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -261,22 +231,6 @@ function cpuWindow(controllerPid: number, controlPlanePids: readonly number[]): 
       foreign,
       topForeign: top === '' ? 'none' : top,
     };
-  };
-}
-
-/** Samples VmRSS every RSS_SAMPLE_MS until stopped; returns the largest sample in MB. */
-function sampleRss(pid: number): () => number {
-  let peak = statusMb(pid, 'VmRSS');
-  const timer = setInterval(() => {
-    try {
-      peak = Math.max(peak, statusMb(pid, 'VmRSS'));
-    } catch {
-      // the process is gone; the run fails elsewhere
-    }
-  }, RSS_SAMPLE_MS);
-  return () => {
-    clearInterval(timer);
-    return Math.max(peak, statusMb(pid, 'VmRSS'));
   };
 }
 
@@ -758,8 +712,8 @@ async function measure(): Promise<Run> {
   log(`controller pid ${controller.pid} leading; delivery ${controller.deliveryUrl}`);
   const whole = cpuWindow(controller.pid, controlPlanePids);
   await sleep(2000);
-  const rssIdle = statusMb(controller.pid, 'VmRSS');
-  const hwmIdle = statusMb(controller.pid, 'VmHWM');
+  const rssIdle = rssMb(controller.pid);
+  const hwmIdle = hwmMb(controller.pid);
 
   const tokens: string[] = [];
   let threshold = 10;
@@ -767,7 +721,7 @@ async function measure(): Promise<Run> {
   for (const [index, n] of SIZES.entries()) {
     const roundCount = ROUNDS[index] ?? 1;
     const timeoutMs = Math.max(15_000, n * 30);
-    const peak = sampleRss(controller.pid);
+    const peak = sampleRss(controller.pid, RSS_SAMPLE_MS);
     // Pods and tokens, added to those of the previous size.
     const podsStarted = performance.now();
     const names = Array.from(
@@ -782,7 +736,7 @@ async function measure(): Promise<Run> {
     const podsMs = performance.now() - podsStarted;
     log(`N=${n}: ${names.length} pods and tokens created in ${(podsMs / 1000).toFixed(1)} s`);
     await sleep(2 * SETTLE_MS);
-    const rssBeforeStreams = statusMb(controller.pid, 'VmRSS');
+    const rssBeforeStreams = rssMb(controller.pid);
     const metricsBefore = await readMetrics(controller.adminUrl);
 
     const fleet = new SidecarFleet({ url: controller.deliveryUrl, size: n });
@@ -802,8 +756,8 @@ async function measure(): Promise<Run> {
     if (warmUp.missing > 0)
       throw new Error(`warm-up: ${warmUp.missing} of ${n} sidecars never acked the policy`);
     await sleep(SETTLE_MS);
-    const rssWithStreams = statusMb(controller.pid, 'VmRSS');
-    const hwmWithStreams = statusMb(controller.pid, 'VmHWM');
+    const rssWithStreams = rssMb(controller.pid);
+    const hwmWithStreams = hwmMb(controller.pid);
 
     const metrics0 = await readMetrics(controller.adminUrl);
     const cpu = cpuWindow(controller.pid, controlPlanePids);
@@ -822,8 +776,8 @@ async function measure(): Promise<Run> {
     const cpuRounds = cpu();
     const metrics1 = await readMetrics(controller.adminUrl);
     await sleep(SETTLE_MS);
-    const rssAfterRounds = statusMb(controller.pid, 'VmRSS');
-    const hwmAfterRounds = statusMb(controller.pid, 'VmHWM');
+    const rssAfterRounds = rssMb(controller.pid);
+    const hwmAfterRounds = hwmMb(controller.pid);
     const metricsAfter = await readMetrics(controller.adminUrl);
     const disconnects = fleet.disconnects;
     const malformed = fleet.malformed;

@@ -49,6 +49,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
 import { startFakeProvider, type FakeApi } from '../test/support/fake-provider.ts';
 import { percentiles, type Percentiles } from './percentiles.ts';
+import { foreignLoad as foreignLoadOf } from './proc-stats.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -402,6 +403,8 @@ interface Proc {
 }
 
 const running = new Map<number, Proc>();
+/** CPU used by processes this run did not start, from now until the returned function is called. */
+const foreignLoad = () => foreignLoadOf(() => running.keys());
 
 function start(name: string, file: string, argv: readonly string[], env?: NodeJS.ProcessEnv): Proc {
   const child = spawn(file, argv, {
@@ -502,54 +505,6 @@ async function waitFor(url: string, proc: Proc): Promise<void> {
     await sleep(50);
   }
   throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings: CPU used on the machine by processes this run did not start.
-
-const CLK_TCK = (() => {
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim());
-  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
-})();
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function machineBusySeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (
-    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) /
-    CLK_TCK
-  );
-}
-
-function ownCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const self = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0) / CLK_TCK;
-  let children = 0;
-  for (const proc of running.values()) {
-    try {
-      children += cpuSeconds(proc.pid);
-    } catch {
-      // exited between the listing and the read; counted in cutime once reaped
-    }
-  }
-  return self + children;
-}
-
-function foreignLoad(): () => number {
-  const wall0 = Date.now();
-  const busy0 = machineBusySeconds();
-  const own0 = ownCpuSeconds();
-  return () => {
-    const wall = (Date.now() - wall0) / 1000;
-    return Math.max(0, machineBusySeconds() - busy0 - (ownCpuSeconds() - own0)) / wall;
-  };
 }
 
 async function waitForQuiet(): Promise<number> {

@@ -44,6 +44,15 @@ import { stringify } from 'yaml';
 import type { FakeUpstreamOrigins, FakeUpstreamStats } from './fake-upstreams.ts';
 import type { OpenLoopResult } from './open-loop.ts';
 import { percentiles, type Percentiles } from './percentiles.ts';
+import {
+  cpuSeconds,
+  foreignLoad as foreignLoadOf,
+  hwmMb,
+  machineBusySeconds,
+  ownCpuSeconds as ownCpuSecondsOf,
+  rssMb,
+  sampleRss as sampleRssEvery,
+} from './proc-stats.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -98,7 +107,6 @@ const NODE = existsSync(PINNED_NODE) ? PINNED_NODE : process.execPath;
 const RESULTS_FILE = join(ROOT, 'bench', 'RESULTS.md');
 const NODE_FLAGS = (process.env.AICB_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
 const SKIP_BUILD = process.env.AICB_BENCH_SKIP_BUILD === '1';
-const CLK_TCK = clockTicks();
 const NODE_VERSION = spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim();
 
 /** A 1 KB chat request, as an app would send it (its own key rides along). */
@@ -137,6 +145,10 @@ interface Proc {
 }
 
 const running = new Map<number, Proc>();
+const runningPids = () => running.keys();
+const ownCpuSeconds = () => ownCpuSecondsOf(runningPids());
+const foreignLoad = () => foreignLoadOf(runningPids);
+const sampleRss = (pid: number) => sampleRssEvery(pid, RSS_SAMPLE_MS);
 
 function start(name: string, file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Proc {
   const child = spawn(file, args, {
@@ -231,92 +243,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     console.error(`\n[bench] ${signal}: stopping every process started here`);
     void cleanup().finally(() => process.exit(130));
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings
-
-function clockTicks(): number {
-  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const ticks = Number(out.stdout.trim());
-  return Number.isFinite(ticks) && ticks > 0 ? ticks : 100;
-}
-
-/** User + system CPU seconds of a process (all its threads). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function statusKb(pid: number, key: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
-  return match?.[1] === undefined ? Number.NaN : Number(match[1]);
-}
-
-const rssMb = (pid: number) => statusKb(pid, 'VmRSS') / 1024;
-
-/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
-function machineBusySeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  // cpu user nice system idle iowait irq softirq steal ...
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (
-    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) /
-    CLK_TCK
-  );
-}
-
-/** CPU seconds of this process, its reaped children, and the children still running. */
-function ownCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime, stime, cutime, cstime are fields 14–17
-  const self = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0) / CLK_TCK;
-  let children = 0;
-  for (const proc of running.values()) {
-    try {
-      children += cpuSeconds(proc.pid);
-    } catch {
-      // exited between the listing and the read; counted in cutime once reaped
-    }
-  }
-  return self + children;
-}
-
-/**
- * Starts measuring CPU used on the machine by processes this benchmark did not start (another
- * session's tests, for instance). The stop function returns the average in cores; anything
- * well above zero means the run competed for the two cores and its numbers are suspect.
- */
-function foreignLoad(): () => number {
-  const wall0 = Date.now();
-  const busy0 = machineBusySeconds();
-  const own0 = ownCpuSeconds();
-  return () => {
-    const wall = (Date.now() - wall0) / 1000;
-    const foreign = machineBusySeconds() - busy0 - (ownCpuSeconds() - own0);
-    return Math.max(0, foreign) / wall;
-  };
-}
-const hwmMb = (pid: number) => statusKb(pid, 'VmHWM') / 1024;
-
-/** Samples VmRSS every RSS_SAMPLE_MS until stopped; returns the largest sample in MB. */
-function sampleRss(pid: number): () => number {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => {
-    try {
-      peak = Math.max(peak, rssMb(pid));
-    } catch {
-      // the process is gone; the measurement will fail elsewhere
-    }
-  }, RSS_SAMPLE_MS);
-  return () => {
-    clearInterval(timer);
-    return Math.max(peak, rssMb(pid));
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
