@@ -210,7 +210,7 @@ export class Controller {
     this.#elector.onStartedLeading(() => {
       logger.info({ identity: this.#o.identity }, 'leading: serving sidecars and writing status');
       this.metrics.leader.set(1);
-      void this.#labelSelf(true);
+      void this.#labelSelf(true).then(() => this.#clearStaleLeaderLabels());
       // Take the circuit picture as it is, without alerting for what happened before us.
       this.#circuitStates.clear();
       this.#scheduleStatus();
@@ -427,20 +427,51 @@ export class Controller {
     const self = this.#o.self;
     if (self === undefined) return;
     try {
-      await this.#o.clients.core.patchNamespacedPod(
-        {
-          namespace: self.namespace,
-          name: self.podName,
-          body: { metadata: { labels: { [LEADER_LABEL]: leader ? 'true' : null } } },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
+      await this.#setLeaderLabel(self.namespace, self.podName, leader);
     } catch (error) {
       this.#o.logger.warn(
         { err: error, leader },
         'could not update the leader label on this pod; sidecars may reach a standby and retry',
       );
     }
+  }
+
+  /**
+   * A replica that crashed while leading keeps its label until its pod is deleted or its process
+   * restarts, and the delivery Service keeps sending sidecars there meanwhile. The new leader
+   * clears the label from every other pod, so the Service selects only the leader.
+   */
+  async #clearStaleLeaderLabels(): Promise<void> {
+    const self = this.#o.self;
+    if (self === undefined || !this.#elector.isLeader) return;
+    try {
+      const pods = await this.#o.clients.core.listNamespacedPod({
+        namespace: self.namespace,
+        labelSelector: `${LEADER_LABEL}=true`,
+      });
+      for (const pod of pods.items) {
+        const name = pod.metadata?.name;
+        if (name === undefined || name === self.podName) continue;
+        await this.#setLeaderLabel(self.namespace, name, false);
+        this.#o.logger.info({ pod: name }, 'cleared a former leader label');
+      }
+    } catch (error) {
+      this.#o.logger.warn(
+        { err: error },
+        'could not clear the leader label of a former leader; sidecars may reach it and retry',
+      );
+    }
+  }
+
+  async #setLeaderLabel(namespace: string, name: string, leader: boolean): Promise<void> {
+    await this.#o.clients.core.patchNamespacedPod(
+      {
+        namespace,
+        name,
+        body: { metadata: { labels: { [LEADER_LABEL]: leader ? 'true' : null } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 
   #readSecret(namespace: string, name: string, key: string): string | undefined {

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AuthenticationV1TokenRequest,
+  PatchStrategy,
+  setHeaderOptions,
   V1Pod,
   V1Secret,
   V1ServiceAccount,
@@ -503,6 +505,22 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     const hash = await sidecars[0]?.readyHash();
     const killedAt = performance.now();
     await controllerA.stop({ release: false }); // a crash: the lease is left to expire
+    // A crashed process cannot clear its pod's leader label as this in-process stop does; put the
+    // label back the way a real crash leaves it (once the stop's own clearing has landed).
+    const leaderLabelOfA = async () =>
+      (await clients.core.readNamespacedPod({ namespace: leaseNs, name: 'controller-a' })).metadata
+        ?.labels?.['aicircuit.io/leader'];
+    await waitFor('the stop to clear its label', async () =>
+      (await leaderLabelOfA()) === undefined ? true : undefined,
+    );
+    await clients.core.patchNamespacedPod(
+      {
+        namespace: leaseNs,
+        name: 'controller-a',
+        body: { metadata: { labels: { 'aicircuit.io/leader': 'true' } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
     // Sidecars keep serving with their last good policy meanwhile.
     const { response } = await chat(sidecarAt(1));
     expect(response.status).toBe(200);
@@ -525,6 +543,11 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       name: 'controller-b',
     });
     expect(newLeader.metadata?.labels?.['aicircuit.io/leader']).toBe('true');
+    // The crashed leader's pod is still there with its label; the new leader clears it so the
+    // delivery Service stops sending sidecars to it.
+    await waitFor('the former leader label cleared', async () =>
+      (await leaderLabelOfA()) === undefined ? true : undefined,
+    );
     // The new leader writes status.
     await apply(
       baseSpec({
