@@ -3,6 +3,7 @@
  * exponential ceiling), so many sidecars that lost the same receiver at once do not retry in
  * lockstep and hammer it when it comes back.
  */
+import { backoffCeilingMs as sharedCeilingMs, fullJitterMs } from '../shared/backoff.ts';
 
 /** Backoff settings, in milliseconds. */
 export interface BackoffOptions {
@@ -14,28 +15,16 @@ export interface BackoffOptions {
 
 /** Ceiling of the delay before retry number `retry` (1 = after the first failed attempt). */
 export function backoffCeilingMs(retry: number, options: BackoffOptions): number {
-  // Math.min before the power would overflow to Infinity for large retry counts anyway; clamp the exponent.
-  const exponent = Math.min(Math.max(retry - 1, 0), 52);
-  return Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** exponent);
+  return sharedCeilingMs(retry, options.baseDelayMs, options.maxDelayMs);
 }
 
-/**
- * Delay before retry number `retry`: `floor(random() * ceiling)`, in [0, ceiling). A receiver's
- * `Retry-After` raises it (never above `maxDelayMs`): the receiver knows best when it is back.
- */
 export function retryDelayMs(
   retry: number,
   options: BackoffOptions,
   random: () => number,
   retryAfterMs?: number,
 ): number {
-  const jittered = Math.floor(clampUnit(random()) * backoffCeilingMs(retry, options));
+  const jittered = fullJitterMs(backoffCeilingMs(retry, options), random);
   if (retryAfterMs === undefined) return jittered;
   return Math.max(jittered, Math.min(retryAfterMs, options.maxDelayMs));
-}
-
-// An injected random source outside [0, 1) must not produce negative or oversized delays.
-function clampUnit(value: number): number {
-  if (!(value > 0)) return 0;
-  return value >= 1 ? 1 - Number.EPSILON : value;
 }

@@ -18,6 +18,7 @@ import {
   type TransitionReport,
 } from '../policy/sidecar-protocol.ts';
 import type { Clock } from '../shared/clock.ts';
+import { backoffCeilingMs, fullJitterMs } from '../shared/backoff.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import type { Sidecar } from './build-sidecar.ts';
 import { SseParser } from './providers/translate/sse-parser.ts';
@@ -139,11 +140,9 @@ export class ControllerClient {
       this.#urlIndex++;
       this.#attempt++;
       // Full jitter, capped: a fleet of sidecars must not reconnect in lockstep.
-      const ceiling = Math.min(
-        this.#maxBackoffMs,
-        this.#minBackoffMs * 2 ** Math.min(this.#attempt, 16),
-      );
-      const delay = Math.floor((this.#o.random ?? Math.random)() * ceiling);
+      // #attempt is already 1 here, and the first wait is twice the minimum.
+      const ceiling = backoffCeilingMs(this.#attempt + 1, this.#minBackoffMs, this.#maxBackoffMs);
+      const delay = fullJitterMs(ceiling, this.#o.random ?? Math.random);
       await sleep(delay, () => this.#stopped);
     }
   }

@@ -2,6 +2,7 @@
  * Retry delays for calls to the API server: capped exponential growth with jitter, so many
  * controllers (or many watches in one controller) that failed together do not retry in lockstep.
  */
+import { backoffCeilingMs, equalJitterMs } from '../../shared/backoff.ts';
 
 /** Backoff settings in milliseconds. */
 export interface BackoffOptions {
@@ -21,10 +22,7 @@ export function backoffDelayMs(
   options: BackoffOptions,
   random: () => number = Math.random,
 ): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
-  const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** exponent);
-  const draw = Math.min(Math.max(random(), 0), 1);
-  return Math.round(ceiling / 2 + (draw * ceiling) / 2);
+  return equalJitterMs(backoffCeilingMs(attempt, options.initialMs, options.maxMs), random);
 }
 
 /** Rejects settings that would spin (zero or negative) or never retry, quoting the bad value. */

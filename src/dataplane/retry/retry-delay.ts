@@ -6,6 +6,7 @@
  * The caller ensures nothing has reached the app yet. Pure: randomness and budget are passed in.
  */
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import { backoffCeilingMs, fullJitterMs } from '../../shared/backoff.ts';
 import type { FailureReason } from '../classify-outcome.ts';
 
 /** The compiled `spec.retry`. */
@@ -52,10 +53,10 @@ export function retryDelayMs(
   backoff: BackoffConfig,
   random: () => number,
 ): number {
-  const exponent = Math.max(0, Math.floor(attempt) - 1);
-  // 2 ** exponent overflows to Infinity for absurd attempts; min() then caps it.
-  const ceiling = Math.min(backoff.backoffMaxMs, backoff.backoffBaseMs * 2 ** exponent);
-  return Math.floor(random() * ceiling);
+  return fullJitterMs(
+    backoffCeilingMs(attempt, backoff.backoffBaseMs, backoff.backoffMaxMs),
+    random,
+  );
 }
 
 /**
