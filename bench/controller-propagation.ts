@@ -20,7 +20,6 @@
 // stopped by pid in finally blocks, on SIGINT/SIGTERM and on a watchdog; temp dirs are deleted.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
-  appendFileSync,
   closeSync,
   copyFileSync,
   existsSync,
@@ -31,9 +30,8 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
-  writeFileSync,
 } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -43,7 +41,6 @@ import {
   V1Pod,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { format, resolveConfig } from 'prettier';
 import { stringify } from 'yaml';
 import { installCrd } from '../test/cluster/kube/kube-helpers.ts';
 import { connect, type Cluster } from '../test/support/kube-testenv/cluster.ts';
@@ -55,6 +52,7 @@ import {
 } from '../test/support/kube-testenv/control-plane.ts';
 import { percentiles } from './percentiles.ts';
 import { CLK_TCK, cpuSeconds, hwmMb, machineBusySeconds, rssMb, sampleRss } from './proc-stats.ts';
+import { appendResults, machine, revision, table } from './run-context.ts';
 import { SidecarFleet, type SnapshotReceipt } from './simulated-sidecar.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -832,29 +830,6 @@ async function measure(): Promise<Run> {
 const ms = (v: number) => (Number.isNaN(v) ? '—' : `${v.toFixed(0)} ms`);
 const mb = (v: number) => `${v.toFixed(1)} MB`;
 
-function table(rows: readonly (readonly string[])[]): string {
-  const [head, ...body] = rows;
-  if (head === undefined) return '';
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
-}
-
-function machine(): string {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? '?';
-  const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  return `${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${kernel}`;
-}
-
-function revision(): string {
-  const git = (args: string[]) =>
-    spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  const head = git(['rev-parse', '--short', 'HEAD']);
-  if (head === '') return 'unknown (not a git checkout)';
-  const dirty = git(['status', '--porcelain', '--', 'src']) !== '';
-  return `${head}${dirty ? ' with uncommitted changes in src/' : ''}`;
-}
-
 function kubectlVersion(): string {
   const out = spawnSync(process.env.KUBECTL ?? 'kubectl', ['version', '--client'], {
     encoding: 'utf8',
@@ -1009,7 +984,7 @@ function report(run: Run): string {
     '',
     `- Command: \`npm exec -- node bench/controller-propagation.ts${process.argv.slice(2).length > 0 ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
     `- Node ${NODE_VERSION}; controller: ${controllerNote}; plain HTTP, log level info, default 50 ms debounce; kubectl ${kubectlVersion()}`,
-    `- Code: ${revision()}`,
+    `- Code: ${revision(ROOT)}`,
     `- Machine: ${machine()}; control plane, controller and simulated sidecars unpinned on the same cores`,
     `- Load average before / after: ${run.loadBefore} / ${run.loadAfter}; ${busyNote(run.foreignBefore, 'other processes before the run (2 s)')}; ${busyNote(run.whole.foreign / run.whole.seconds, 'other processes during the run')}`,
     `- Control plane ready in ${(run.controlPlaneStartMs / 1000).toFixed(1)} s; controller idle (leading, no pods, no streams): VmRSS ${mb(run.rssIdle)}, VmHWM ${mb(run.hwmIdle)}; warnings and errors in its log: ${run.controllerLogProblems}`,
@@ -1100,13 +1075,6 @@ try {
 const section = report(run);
 console.log(`\n${section}`);
 if (!flags['no-write']) {
-  if (!existsSync(RESULTS_FILE)) writeFileSync(RESULTS_FILE, PREAMBLE);
-  appendFileSync(RESULTS_FILE, `\n${section}`);
-  // Keep the file in the repository's prettier style (aligned tables).
-  const options = (await resolveConfig(RESULTS_FILE)) ?? {};
-  writeFileSync(
-    RESULTS_FILE,
-    await format(readFileSync(RESULTS_FILE, 'utf8'), { ...options, filepath: RESULTS_FILE }),
-  );
+  await appendResults(RESULTS_FILE, PREAMBLE, section);
   log(`appended to ${RESULTS_FILE}`);
 }

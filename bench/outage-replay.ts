@@ -27,29 +27,26 @@
 // Every process binds 127.0.0.1, is started here and stopped by PID (also on Ctrl-C). dist/ is
 // rebuilt with tsc at the start (AICB_BENCH_SKIP_BUILD=1 skips that). Prints a table and appends a
 // dated section to bench/outage-results.md. Takes about three and a half minutes.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { format, resolveConfig } from 'prettier';
 import { Pool, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
 import { startFakeProvider, type FakeApi } from '../test/support/fake-provider.ts';
+import {
+  ChildProcesses,
+  startSidecar as startSidecarFrom,
+  type Sidecar,
+} from './child-processes.ts';
 import { percentiles, type Percentiles } from './percentiles.ts';
 import { foreignLoad as foreignLoadOf } from './proc-stats.ts';
+import { appendResults, buildDist, machine, revision, table, waitForQuiet } from './run-context.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -391,132 +388,22 @@ async function loadRole(url: string, primaryControl: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Driver: processes. Every child is registered and stopped by PID in cleanup().
 
-interface Proc {
-  readonly name: string;
-  readonly pid: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  /** Everything printed on stdout so far. */
-  stdout(): string;
-  /** Last few KB of stdout + stderr. */
-  output(): string;
-}
-
-const running = new Map<number, Proc>();
+const processes = new ChildProcesses(ROOT, 'outage');
 /** CPU used by processes this run did not start, from now until the returned function is called. */
-const foreignLoad = () => foreignLoadOf(() => running.keys());
+const foreignLoad = () => foreignLoadOf(() => processes.pids());
+const start = processes.start.bind(processes);
+const stop = processes.stop.bind(processes);
 
-function start(name: string, file: string, argv: readonly string[], env?: NodeJS.ProcessEnv): Proc {
-  const child = spawn(file, argv, {
-    cwd: ROOT,
-    env: env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${name} (${file})`);
-  let out = '';
-  let tail = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString('utf8');
-    tail = (tail + chunk.toString('utf8')).slice(-8192);
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-8192);
-  });
-  const exited = new Promise<number | null>((resolveExit) => {
-    child.once('exit', (code) => {
-      running.delete(pid);
-      resolveExit(code);
-    });
-  });
-  const proc: Proc = { name, pid, child, exited, stdout: () => out, output: () => tail };
-  running.set(pid, proc);
-  return proc;
-}
-
-async function stop(proc: Proc): Promise<void> {
-  if (!running.has(proc.pid)) return;
-  process.kill(proc.pid, 'SIGTERM');
-  const gone = await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)]);
-  if (!gone && running.has(proc.pid)) {
-    process.kill(proc.pid, 'SIGKILL');
-    await proc.exited;
-  }
-}
-
-async function firstLine(proc: Proc, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = proc.stdout();
-    const nl = text.indexOf('\n');
-    if (nl !== -1) return text.slice(0, nl);
-    if (!running.has(proc.pid)) throw new Error(`${proc.name} exited:\n${proc.output()}`);
-    if (Date.now() > deadline) {
-      throw new Error(`${proc.name} printed nothing in ${timeoutMs} ms:\n${proc.output()}`);
-    }
-    await sleep(10);
-  }
-}
-
-let cleaning: Promise<void> | undefined;
 let tmp: string | undefined;
 
 async function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const proc of [...running.values()].reverse()) {
-      try {
-        await stop(proc);
-      } catch (error) {
-        console.error(`[outage] stopping ${proc.name} (pid ${proc.pid}): ${String(error)}`);
-      }
-    }
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaning;
+  await processes.stopAll();
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
 }
 
 const log = (line: string) => {
   console.error(`[outage ${new Date().toISOString().slice(11, 19)}] ${line}`);
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((ok) =>
-    server.close(() => {
-      ok();
-    }),
-  );
-  return port;
-}
-
-async function waitFor(url: string, proc: Proc): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (!running.has(proc.pid)) throw new Error(`${proc.name} exited:\n${proc.output()}`);
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
-}
-
-async function waitForQuiet(): Promise<number> {
-  const deadline = Date.now() + QUIET_WAIT_MS;
-  for (;;) {
-    const measure = foreignLoad();
-    await sleep(2000);
-    const load = measure();
-    if (load < FOREIGN_WARN_CORES || Date.now() >= deadline) return load;
-    log(`machine busy with other work (${load.toFixed(2)} cores); waiting for it to quieten`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Prometheus text: series → value, and differences between two scrapes.
@@ -616,36 +503,15 @@ function policyYaml(primary: ProviderOrigins, fallback: ProviderOrigins, retry: 
   });
 }
 
-interface Sidecar {
-  readonly proc: Proc;
-  readonly url: string;
-  readonly adminUrl: string;
-}
-
-async function startSidecar(policy: string): Promise<Sidecar> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const proc = start(
-    'sidecar',
-    NODE,
-    [
-      ...SIDECAR_FLAGS,
-      join(ROOT, 'dist', 'cli', 'main.js'),
-      'sidecar',
-      '--config',
-      policy,
-      '--port',
-      String(port),
-      '--admin-port',
-      String(adminPort),
-      '--log-level',
-      'warn',
-    ],
-    { ...process.env, BENCH_ANTHROPIC_KEY: 'sk-ant-bench-fallback-key' },
-  );
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  await waitFor(`${adminUrl}/readyz`, proc);
-  return { proc, url: `http://127.0.0.1:${port}`, adminUrl };
+function startSidecar(policy: string): Promise<Sidecar> {
+  return startSidecarFrom(processes, {
+    name: 'sidecar',
+    node: NODE,
+    nodeFlags: SIDECAR_FLAGS,
+    root: ROOT,
+    policy,
+    env: { BENCH_ANTHROPIC_KEY: 'sk-ant-bench-fallback-key' },
+  });
 }
 
 /** A few requests through the sidecar before the measured run (connections, JIT). */
@@ -695,7 +561,7 @@ async function replay(
       '--control',
       primary.control,
     ]);
-    const { t0 } = JSON.parse(await firstLine(load, 10_000)) as { t0: number };
+    const { t0 } = JSON.parse(await processes.firstLine(load, 10_000)) as { t0: number };
     const transitions: Transition[] = [];
     let finalState: string | undefined;
     const poll = async () => {
@@ -749,31 +615,6 @@ async function replay(
   }
 }
 
-/**
- * Rebuilds dist/ (same as `npm run build`). tsc still emits when it finds type errors elsewhere
- * in the tree (another change in progress); the files it names are recorded with the results.
- */
-function build(): string | undefined {
-  if (SKIP_BUILD) {
-    log('AICB_BENCH_SKIP_BUILD=1: using dist/ as it is');
-    return undefined;
-  }
-  log('building dist/ (tsc -p tsconfig.build.json)');
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const began = Date.now();
-  const out = spawnSync(NODE, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < began - 1000) {
-    throw new Error(`build produced no dist/cli/main.js:\n${out.stdout}${out.stderr}`);
-  }
-  if (out.status === 0) return undefined;
-  const files = [
-    ...new Set([...out.stdout.matchAll(/^(\S+?)\(\d+,\d+\): error/gm)].map((m) => m[1])),
-  ];
-  log(`warning: tsc reported type errors (output emitted anyway):\n${out.stdout}`);
-  return `tsc reported type errors in ${files.join(', ') || 'the tree'}; dist/ was emitted anyway`;
-}
-
 interface Results {
   readonly startedAt: Date;
   readonly buildWarning: string | undefined;
@@ -782,8 +623,12 @@ interface Results {
 }
 
 async function measure(): Promise<Results> {
-  const buildWarning = build();
-  const quietBefore = await waitForQuiet();
+  const buildWarning = buildDist(ROOT, NODE, SKIP_BUILD, log);
+  const quietBefore = await waitForQuiet(
+    foreignLoad,
+    { maxWaitMs: QUIET_WAIT_MS, quietCores: FOREIGN_WARN_CORES },
+    log,
+  );
   const startedAt = new Date();
   tmp = mkdtempSync(join(tmpdir(), 'aicb-outage-'));
   log('starting the fake providers');
@@ -801,8 +646,8 @@ async function measure(): Promise<Results> {
     '--api',
     'anthropic',
   ]);
-  const primary = JSON.parse(await firstLine(primaryProc, 10_000)) as ProviderOrigins;
-  const fallback = JSON.parse(await firstLine(fallbackProc, 10_000)) as ProviderOrigins;
+  const primary = JSON.parse(await processes.firstLine(primaryProc, 10_000)) as ProviderOrigins;
+  const fallback = JSON.parse(await processes.firstLine(fallbackProc, 10_000)) as ProviderOrigins;
   const runs: RunResult[] = [];
   for (const name of ['baseline', 'noRetries', 'retries'] as const) {
     runs.push(await replay(name, primary, fallback, tmp));
@@ -1061,7 +906,7 @@ function report(r: Results): string {
     '',
     `- Command: \`${command}\``,
     `- Node ${spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim()}; sidecar from dist/ (${SKIP_BUILD ? 'not rebuilt' : 'rebuilt with tsc at the start of the run'}), node flags \`${SIDECAR_FLAGS.join(' ')}\`, \`--log-level warn\``,
-    `- Code: ${revision()}${r.buildWarning === undefined ? '' : ` (${r.buildWarning})`}`,
+    `- Code: ${revision(ROOT)}${r.buildWarning === undefined ? '' : ` (${r.buildWarning})`}`,
     `- Machine: ${machine()}; load generator, fake providers and sidecar unpinned on the same cores`,
     `- Other load on the machine: at most ${foreignMax.toFixed(2)} cores during a run (${r.quietBefore.toFixed(2)} just before the start)${foreignMax > FOREIGN_WARN_CORES ? ' — **the machine was not quiet**' : ''}`,
     `- Load: open loop, ${RATE} req/s for ${DURATION_S} s, ${Buffer.byteLength(REQUEST_BODY)} B non-streaming chat request for \`${REQUESTED_MODEL}\`; primary answers in ${OK_DELAY_MS.join('–')} ms, and 503 after ${FAIL_DELAY_MS.join('–')} ms from ${OUTAGE_START_S} s to ${OUTAGE_END_S} s; fallback \`anthropic\` (\`${REQUESTED_MODEL}\` → \`${FALLBACK_MODEL}\`) answers in ${OK_DELAY_MS.join('–')} ms; every answer reports 12 input and ${ANSWER_WORDS} output tokens`,
@@ -1070,29 +915,6 @@ function report(r: Results): string {
     table(rows),
     '',
   ].join('\n');
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const [head, ...body] = rows;
-  if (head === undefined) return '';
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
-}
-
-function revision(): string {
-  const git = (argv: string[]) =>
-    spawnSync('git', argv, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  const head = git(['rev-parse', '--short', 'HEAD']);
-  if (head === '') return 'unknown (not a git checkout)';
-  const dirty = git(['status', '--porcelain', '--', 'src']) !== '';
-  return `${head}${dirty ? ' with uncommitted changes in src/' : ''}`;
-}
-
-function machine(): string {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? '?';
-  const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  return `${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${kernel}`;
 }
 
 const PREAMBLE = `# Outage replay results
@@ -1151,17 +973,7 @@ async function driver(): Promise<void> {
   clearTimeout(watchdog);
   const section = report(results);
   console.log(`\n${section}`);
-  if (!existsSync(RESULTS_FILE)) writeFileSync(RESULTS_FILE, PREAMBLE);
-  appendFileSync(RESULTS_FILE, `\n${section}`);
-  // Keep the file in the repository's prettier style (aligned tables), so `prettier --check` passes.
-  const prettierOptions = (await resolveConfig(RESULTS_FILE)) ?? {};
-  writeFileSync(
-    RESULTS_FILE,
-    await format(readFileSync(RESULTS_FILE, 'utf8'), {
-      ...prettierOptions,
-      filepath: RESULTS_FILE,
-    }),
-  );
+  await appendResults(RESULTS_FILE, PREAMBLE, section);
   log(`appended to ${RESULTS_FILE}`);
 }
 

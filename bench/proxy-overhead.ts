@@ -25,34 +25,30 @@
 // every run (AICB_BENCH_SKIP_BUILD=1 skips that). Extra Node flags for the sidecar:
 // AICB_BENCH_NODE_FLAGS (e.g. "--max-old-space-size=96"). Prints a table and appends a dated
 // section to bench/RESULTS.md. Takes about three and a half minutes.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { format, resolveConfig } from 'prettier';
 import { stringify } from 'yaml';
 import type { FakeUpstreamOrigins, FakeUpstreamStats } from './fake-upstreams.ts';
 import type { OpenLoopResult } from './open-loop.ts';
+import {
+  ChildProcesses,
+  freePort,
+  startSidecar as startSidecarFrom,
+  type Proc,
+  type Sidecar,
+} from './child-processes.ts';
 import { percentiles, type Percentiles } from './percentiles.ts';
 import {
   cpuSeconds,
   foreignLoad as foreignLoadOf,
   hwmMb,
-  machineBusySeconds,
-  ownCpuSeconds as ownCpuSecondsOf,
   rssMb,
   sampleRss as sampleRssEvery,
 } from './proc-stats.ts';
+import { appendResults, buildDist, machine, revision, table, waitForQuiet } from './run-context.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Parameters
@@ -135,107 +131,18 @@ function chatBody(stream: boolean): string {
 // ---------------------------------------------------------------------------------------------
 // Processes: every child is registered and stopped by PID in cleanup().
 
-interface Proc {
-  readonly name: string;
-  readonly pid: number;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  /** Last few KB of stdout + stderr. */
-  output(): string;
-}
-
-const running = new Map<number, Proc>();
-const runningPids = () => running.keys();
-const ownCpuSeconds = () => ownCpuSecondsOf(runningPids());
-const foreignLoad = () => foreignLoadOf(runningPids);
+const processes = new ChildProcesses(ROOT, 'bench');
+const foreignLoad = () => foreignLoadOf(() => processes.pids());
 const sampleRss = (pid: number) => sampleRssEvery(pid, RSS_SAMPLE_MS);
+const start = processes.start.bind(processes);
+const stop = processes.stop.bind(processes);
+const run = processes.run.bind(processes);
 
-function start(name: string, file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Proc {
-  const child = spawn(file, args, {
-    cwd: ROOT,
-    env: env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${name} (${file})`);
-  let tail = '';
-  const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-8192);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise<number | null>((resolveExit) => {
-    child.once('exit', (code) => {
-      running.delete(pid);
-      resolveExit(code);
-    });
-  });
-  const proc: Proc = { name, pid, child, exited, output: () => tail };
-  running.set(pid, proc);
-  return proc;
-}
-
-async function stop(proc: Proc): Promise<void> {
-  if (!running.has(proc.pid)) return;
-  process.kill(proc.pid, 'SIGTERM');
-  const gone = await Promise.race([proc.exited.then(() => true), sleep(3000).then(() => false)]);
-  if (!gone && running.has(proc.pid)) {
-    process.kill(proc.pid, 'SIGKILL');
-    await proc.exited;
-  }
-}
-
-/** Runs a child to completion and returns its stdout. */
-async function run(
-  name: string,
-  file: string,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<string> {
-  const proc = start(name, file, args);
-  let stdout = '';
-  proc.child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  const timer = setTimeout(() => void stop(proc), timeoutMs);
-  const code = await proc.exited;
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`${name} exited with ${String(code)}:\n${proc.output()}`);
-  return stdout;
-}
-
-async function firstLine(proc: Proc, timeoutMs: number): Promise<string> {
-  return new Promise((resolveLine, reject) => {
-    let text = '';
-    const timer = setTimeout(() => {
-      reject(new Error(`${proc.name} printed nothing in ${timeoutMs} ms:\n${proc.output()}`));
-    }, timeoutMs);
-    proc.child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const nl = text.indexOf('\n');
-      if (nl !== -1) {
-        clearTimeout(timer);
-        resolveLine(text.slice(0, nl));
-      }
-    });
-  });
-}
-
-let cleaning: Promise<void> | undefined;
 let tmp: string | undefined;
 
 async function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const proc of [...running.values()].reverse()) {
-      try {
-        await stop(proc);
-      } catch (error) {
-        console.error(`[bench] stopping ${proc.name} (pid ${proc.pid}): ${String(error)}`);
-      }
-    }
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-  })();
-  return cleaning;
+  await processes.stopAll();
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -243,37 +150,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     console.error(`\n[bench] ${signal}: stopping every process started here`);
     void cleanup().finally(() => process.exit(130));
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((ok) =>
-    server.close(() => {
-      ok();
-    }),
-  );
-  return port;
-}
-
-async function waitFor(url: string, proc: Proc, ok: (status: number) => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (!running.has(proc.pid)) throw new Error(`${proc.name} exited:\n${proc.output()}`);
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (ok(res.status)) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`${proc.name} not ready at ${url}:\n${proc.output()}`);
 }
 
 const log = (line: string) => {
@@ -482,36 +358,15 @@ function pooled(map: Map<string, Pooled>, name: string): Pooled {
 // ---------------------------------------------------------------------------------------------
 // The processes under test
 
-interface Sidecar {
-  readonly proc: Proc;
-  readonly url: string;
-  readonly adminUrl: string;
-}
-
-async function startSidecar(policy: string, flags: readonly string[]): Promise<Sidecar> {
-  const port = await freePort();
-  const adminPort = await freePort();
-  const proc = start(
-    `sidecar${flags.length > 0 ? ` ${flags.join(' ')}` : ''}`,
-    NODE,
-    [
-      ...flags,
-      join(ROOT, 'dist', 'cli', 'main.js'),
-      'sidecar',
-      '--config',
-      policy,
-      '--port',
-      String(port),
-      '--admin-port',
-      String(adminPort),
-      '--log-level',
-      'warn',
-    ],
-    { ...process.env, BENCH_BACKUP_KEY: 'sk-bench-backup-key' },
-  );
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  await waitFor(`${adminUrl}/readyz`, proc, (s) => s === 200);
-  return { proc, url: `http://127.0.0.1:${port}`, adminUrl };
+function startSidecar(policy: string, flags: readonly string[]): Promise<Sidecar> {
+  return startSidecarFrom(processes, {
+    name: `sidecar${flags.length > 0 ? ` ${flags.join(' ')}` : ''}`,
+    node: NODE,
+    nodeFlags: flags,
+    root: ROOT,
+    policy,
+    env: { BENCH_BACKUP_KEY: 'sk-bench-backup-key' },
+  });
 }
 
 function nginxBinary(): string | undefined {
@@ -578,7 +433,7 @@ http {
     join(prefix, 'logs', 'error.log'),
   ]);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/`, proc, () => true);
+  await processes.waitForHttp(`${url}/`, proc, () => true);
   return { proc, url, version };
 }
 
@@ -660,52 +515,13 @@ interface Results {
   readonly nginxMissing: string | undefined;
 }
 
-/**
- * Rebuilds dist/ (same as `npm run build`). tsc still emits when it finds type errors, so a type
- * error elsewhere in the tree (another change in progress) does not stop the run: the files it
- * names are returned and recorded with the results. No output at all is fatal.
- */
-function build(): string | undefined {
-  if (SKIP_BUILD) {
-    log('AICB_BENCH_SKIP_BUILD=1: using dist/ as it is');
-    return undefined;
-  }
-  log('building dist/ (tsc -p tsconfig.build.json)');
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const began = Date.now();
-  const out = spawnSync(NODE, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < began - 1000) {
-    throw new Error(`build produced no dist/cli/main.js:\n${out.stdout}${out.stderr}`);
-  }
-  if (out.status === 0) return undefined;
-  const files = [
-    ...new Set([...out.stdout.matchAll(/^(\S+?)\(\d+,\d+\): error/gm)].map((m) => m[1])),
-  ];
-  log(`warning: tsc reported type errors (output emitted anyway):\n${out.stdout}`);
-  return `tsc reported type errors in ${files.join(', ') || 'the tree'}; dist/ was emitted anyway`;
-}
-
-/**
- * The machine is shared (other sessions run tests on it): wait up to QUIET_WAIT_MS for a 2 s
- * window with less than FOREIGN_WARN_CORES of CPU busy, then start regardless. Returns the load
- * seen in the last window.
- */
-async function waitForQuiet(): Promise<number> {
-  const deadline = Date.now() + QUIET_WAIT_MS;
-  for (;;) {
-    const busy0 = machineBusySeconds();
-    const own0 = ownCpuSeconds();
-    await sleep(2000);
-    const load = Math.max(0, machineBusySeconds() - busy0 - (ownCpuSeconds() - own0)) / 2;
-    if (load < FOREIGN_WARN_CORES || Date.now() >= deadline) return load;
-    log(`machine busy with other work (${load.toFixed(2)} cores); waiting for it to quieten`);
-  }
-}
-
 async function measure(): Promise<Results> {
-  const buildWarning = build();
-  const quietBefore = await waitForQuiet();
+  const buildWarning = buildDist(ROOT, NODE, SKIP_BUILD, log);
+  const quietBefore = await waitForQuiet(
+    foreignLoad,
+    { maxWaitMs: QUIET_WAIT_MS, quietCores: FOREIGN_WARN_CORES },
+    log,
+  );
   const startedAt = new Date();
   tmp = mkdtempSync(join(tmpdir(), 'aicb-bench-'));
   const script = writeWrkScript(tmp);
@@ -720,7 +536,7 @@ async function measure(): Promise<Results> {
     '--stream-chunk-delay-ms',
     String(STREAM_CHUNK_DELAY_MS),
   ]);
-  const up = JSON.parse(await firstLine(providers, 10_000)) as FakeUpstreamOrigins;
+  const up = JSON.parse(await processes.firstLine(providers, 10_000)) as FakeUpstreamOrigins;
 
   const policy = join(tmp, 'policy.yaml');
   writeFileSync(
@@ -962,21 +778,6 @@ function statuses(r: Pooled): string {
 }
 
 /** The commit measured, and whether src/ differed from it. */
-function revision(): string {
-  const git = (args: string[]) =>
-    spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  const head = git(['rev-parse', '--short', 'HEAD']);
-  if (head === '') return 'unknown (not a git checkout)';
-  const dirty = git(['status', '--porcelain', '--', 'src']) !== '';
-  return `${head}${dirty ? ' with uncommitted changes in src/' : ''}`;
-}
-
-function machine(): string {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? '?';
-  const kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-  return `${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${kernel}`;
-}
 
 function report(r: Results): string {
   const wrkVersion =
@@ -1228,7 +1029,7 @@ function report(r: Results): string {
     '',
     `- Command: \`${command}\` (bench/proxy-overhead.ts)`,
     `- Node ${NODE_VERSION} (${NODE === PINNED_NODE ? 'node_modules/.bin/node' : NODE}); sidecar from dist/, ${SKIP_BUILD ? 'not rebuilt' : 'rebuilt with tsc at the start of the run'}; sidecar node flags: ${flagsText(NODE_FLAGS)}`,
-    `- Code: ${revision()}${r.buildWarning === undefined ? '' : ` (${r.buildWarning})`}`,
+    `- Code: ${revision(ROOT)}${r.buildWarning === undefined ? '' : ` (${r.buildWarning})`}`,
     `- Machine: ${machine()}; load generator, fake providers, sidecar and nginx unpinned on the same cores`,
     `- Load: ${wrkVersion}, \`-t1 -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s\` after a ${WRK_WARMUP_SECONDS} s warm-up, POST of a ${r.requestBytes} B chat request, ${r.responseBytes} B answer; open loop: bench/open-loop.ts (undici Pool, fixed timetable, latency from the due time), ${ROUNDS} interleaved runs per target of ${LATENCY_WARMUP_SECONDS} s warm-up + ${LATENCY_SECONDS} s at ${LATENCY_RATE} req/s; streams: ${STREAM_CHUNKS} chunks ${STREAM_CHUNK_DELAY_MS} ms apart, ${ROUNDS} runs of ${STREAM_WARMUP_SECONDS} s + ${STREAM_SECONDS} s at ${STREAM_RATE} req/s, latency to the first body byte`,
     `- nginx: ${r.nginx === undefined ? (r.nginxMissing ?? 'not run') : `${r.nginx.version}, 1 worker, no master, upstream keepalive 64, proxy_buffering off`}`,
@@ -1253,13 +1054,6 @@ function report(r: Results): string {
 /** The entries that have a value. */
 function named<T>(entries: readonly (readonly [string, T | undefined])[]): [string, T][] {
   return entries.flatMap(([name, value]) => (value === undefined ? [] : [[name, value]]));
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const [head, ...body] = rows;
-  if (head === undefined) return '';
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
 }
 
 const PREAMBLE = `# Benchmark results
@@ -1315,12 +1109,5 @@ await cleanup();
 clearTimeout(watchdog);
 const section = report(results);
 console.log(`\n${section}`);
-if (!existsSync(RESULTS_FILE)) writeFileSync(RESULTS_FILE, PREAMBLE);
-appendFileSync(RESULTS_FILE, `\n${section}`);
-// Keep the file in the repository's prettier style (aligned tables), so `prettier --check` passes.
-const prettierOptions = (await resolveConfig(RESULTS_FILE)) ?? {};
-writeFileSync(
-  RESULTS_FILE,
-  await format(readFileSync(RESULTS_FILE, 'utf8'), { ...prettierOptions, filepath: RESULTS_FILE }),
-);
+await appendResults(RESULTS_FILE, PREAMBLE, section);
 log(`appended to ${RESULTS_FILE}`);
