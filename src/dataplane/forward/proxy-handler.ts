@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Ticket } from '../../breaker/breaker-ticket.ts';
+import type { CircuitBreaker } from '../../breaker/circuit-breaker.ts';
 import type { CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
@@ -244,13 +245,17 @@ class ChainRun {
     }
   }
 
-  /** Whether the target's circuit refuses calls now (open or forced open). */
-  #circuitOpen(request: UpstreamRequest): boolean {
+  /** The breaker that guards this target for this request's endpoint (and model, if keyed so). */
+  #breakerFor(request: UpstreamRequest): CircuitBreaker {
     const { circuits } = this.#ctx.runtime;
-    const breaker = circuits.breaker(
+    return circuits.breaker(
       circuits.keyFor(request.upstream.name, this.#route.endpoint, request.model),
     );
-    const { state } = breaker.getState();
+  }
+
+  /** Whether the target's circuit refuses calls now (open or forced open). */
+  #circuitOpen(request: UpstreamRequest): boolean {
+    const { state } = this.#breakerFor(request).getState();
     return state === 'open' || state === 'forced_open';
   }
 
@@ -262,9 +267,7 @@ class ChainRun {
     const { runtime, metrics, clock } = this.#ctx;
     const name = request.upstream.name;
     const endpoint = this.#route.endpoint;
-    const breaker = runtime.circuits.breaker(
-      runtime.circuits.keyFor(name, endpoint, request.model),
-    );
+    const breaker = this.#breakerFor(request);
     const admission = breaker.tryAcquire();
     if (!admission.admitted) {
       this.#attempts.push(`${name}:${admission.reason}`);
