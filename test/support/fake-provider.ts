@@ -422,22 +422,29 @@ function anthropicMessage(model: string, text: string, n: number): unknown {
   };
 }
 
+/** One server-sent event in Anthropic's framing (named event, JSON data). */
+const ev = (type: string, o: unknown) => `event: ${type}\ndata: ${JSON.stringify(o)}\n\n`;
+
+/** The `message_start` event every Anthropic stream opens with. */
+function anthropicMessageStart(model: string, n: number, inputTokens: number): string {
+  return ev('message_start', {
+    type: 'message_start',
+    message: {
+      id: `msg_fake${n}`,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: inputTokens, output_tokens: 1 },
+    },
+  });
+}
+
 function anthropicStream(model: string, text: string, n: number): string[] {
-  const ev = (type: string, o: unknown) => `event: ${type}\ndata: ${JSON.stringify(o)}\n\n`;
   return [
-    ev('message_start', {
-      type: 'message_start',
-      message: {
-        id: `msg_fake${n}`,
-        type: 'message',
-        role: 'assistant',
-        model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 12, output_tokens: 1 },
-      },
-    }),
+    anthropicMessageStart(model, n, 12),
     ev('content_block_start', {
       type: 'content_block_start',
       index: 0,
@@ -596,23 +603,10 @@ function anthropicToolMessage(model: string, call: ToolCall, n: number): unknown
 }
 
 function anthropicToolStream(model: string, call: ToolCall, n: number): string[] {
-  const ev = (type: string, o: unknown) => `event: ${type}\ndata: ${JSON.stringify(o)}\n\n`;
   const args = JSON.stringify(call.input);
   const half = Math.floor(args.length / 2);
   return [
-    ev('message_start', {
-      type: 'message_start',
-      message: {
-        id: `msg_fake${n}`,
-        type: 'message',
-        role: 'assistant',
-        model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 20, output_tokens: 1 },
-      },
-    }),
+    anthropicMessageStart(model, n, 20),
     ev('content_block_start', {
       type: 'content_block_start',
       index: 0,
