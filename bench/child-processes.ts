@@ -1,11 +1,14 @@
 // The child processes a benchmark starts: each is registered when spawned, its output kept for
 // error messages, and all of them stopped by PID (SIGTERM, then SIGKILL after 3 s) when the run
 // ends or is interrupted. Also the pieces every benchmark needs around them: a free loopback
-// port, waiting for an HTTP endpoint, and a sidecar from dist/ on a policy file.
+// port (re-exported from test/support), waiting for an HTTP endpoint, and a sidecar from dist/
+// on a policy file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../test/support/free-port.ts';
+
+export { freePort };
 
 export interface Proc {
   readonly name: string;
@@ -149,19 +152,6 @@ export class ChildProcesses {
     })();
     return this.#stopping;
   }
-}
-
-/** A port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((ok) =>
-    server.close(() => {
-      ok();
-    }),
-  );
-  return port;
 }
 
 export interface Sidecar {

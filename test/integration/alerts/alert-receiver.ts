@@ -2,6 +2,7 @@
 // the wire and answers as a scripted webhook or Slack endpoint would.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { freePort } from '../../support/free-port.ts';
 
 /** One request as the receiver saw it. */
 export interface ReceivedRequest {
@@ -76,14 +77,4 @@ export async function startAlertReceiver(
 }
 
 /** A loopback port nothing listens on (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  return port;
-}
+export const deadPort = freePort;
