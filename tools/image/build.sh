@@ -8,9 +8,11 @@
 # The FROM image node:<v>-bookworm-slim is assembled locally first (node-base.sh) and is never
 # pulled (--pull=never). Buildah's storage, its layer cache and the Dockerfile's npm cache mount
 # live in ${AICB_IMAGE_CACHE:-~/.cache/ai-circuit-breaker/buildah}, so a rebuild of unchanged
-# stages is quick and nothing is written to the host's own container storage.
+# stages is quick and nothing is written to the host's own container storage (the layer cache
+# grows with each changed build; delete that directory to reclaim it).
 #
-# Prints one line on stdout: `<uncompressed image bytes> <archive bytes>`. Progress on stderr.
+# Prints one line on stdout: `<archive bytes> <image size as buildah lists it>` (the archive holds
+# the uncompressed layers). Progress on stderr.
 set -euo pipefail
 
 CONTEXT=${1:?usage: build.sh CONTEXT DOCKERFILE NAME ARCHIVE}
@@ -59,7 +61,4 @@ log "buildah build -f $DOCKERFILE -t $NAME $CONTEXT ..."
 log "built $NAME in $((SECONDS - start))s"
 rm -f "$ARCHIVE"
 "${BUILDAH[@]}" push --quiet "$NAME" "docker-archive:$ARCHIVE:$NAME" >&2
-# Layers of earlier builds that no tag references any more.
-"${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
-SIZE=$("${BUILDAH[@]}" inspect --type image --format '{{.Size}}' "$NAME" 2>/dev/null || echo 0)
-printf '%s %s\n' "$SIZE" "$(stat -c %s "$ARCHIVE")"
+printf '%s %s\n' "$(stat -c %s "$ARCHIVE")" "$("${BUILDAH[@]}" images --format '{{.Size}}' "$NAME")"

@@ -38,7 +38,11 @@ NODE_VERSION=$(sed -n 's/^ARG NODE_VERSION=//p' "$REPO/Dockerfile")
 NAME="docker.io/library/node:$NODE_VERSION-bookworm-slim"
 BUILDAH=(buildah --root "$ROOT" --runroot "$RUNROOT" --storage-driver overlay)
 
-if "${BUILDAH[@]}" inspect --type image "$NAME" >/dev/null 2>&1; then
+# The stored base is reused while this script is unchanged.
+RECIPE=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+FOUND_RECIPE=$("${BUILDAH[@]}" inspect --type image \
+	--format '{{index .OCIv1.Config.Labels "io.aicircuit.base-recipe"}}' "$NAME" 2>/dev/null || true)
+if [[ $FOUND_RECIPE == "$RECIPE" ]]; then
 	log "$NAME is already in $ROOT"
 	exit 0
 fi
@@ -68,9 +72,13 @@ if ! debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" >"$WORK/deb
 	die "debootstrap failed"
 fi
 R="$WORK/rootfs"
-# As the slim images: no package lists, caches or logs; device nodes come from the runtime.
+# As the slim images: no package lists, caches or logs, no documentation but the copyright
+# files, no man pages or translations; device nodes come from the runtime.
 rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin "$R"/var/cache/apt/archives/*.deb \
-	"$R"/var/log/* "$R"/dev/* "$R"/debootstrap
+	"$R"/var/log/* "$R"/dev/* "$R"/debootstrap "$R"/usr/share/man/* "$R"/usr/share/info/* \
+	"$R"/usr/share/locale/* "$R"/usr/share/lintian "$R"/usr/share/linda
+find "$R/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+find "$R/usr/share/doc" -mindepth 1 -type d -empty -delete
 log "debootstrap done in $((SECONDS - start))s"
 
 install -m 0755 "$NODE_BIN" "$R/usr/local/bin/node"
@@ -93,6 +101,7 @@ CTR=$("${BUILDAH[@]}" from --pull=never scratch)
 	--env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	--cmd node \
 	--label "org.opencontainers.image.description=node:$NODE_VERSION-bookworm-slim assembled locally by tools/image/node-base.sh" \
+	--label "io.aicircuit.base-recipe=$RECIPE" \
 	"$CTR"
 "${BUILDAH[@]}" commit --quiet "$CTR" "$NAME" >/dev/null
 log "$NAME assembled in $((SECONDS - start))s"

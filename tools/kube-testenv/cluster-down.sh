@@ -55,29 +55,34 @@ pod_pids() {
 	done | sort -u
 }
 
-# 1. The kubelet first, so that it restarts nothing; then every container process, by PID.
+# 1. The kubelet, so that it starts nothing more; then containerd, so that no CRI call still in
+# flight starts a container behind our back. The shims keep running what they run.
 pid_of() { [[ -f $D/pids/$1 ]] && cluster_pids | grep -qx "$(<"$D/pids/$1")" && cat "$D/pids/$1"; }
 pid_of kubelet | stop_pids
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	pids=$(pod_pids)
+pid_of containerd | stop_pids
+# 2. Every container process (found in the kubepods cgroups) and every shim, by PID, until none
+# is left: a shim may still finish a start that containerd asked for.
+shim_pids() { cluster_pids | while read -r pid; do grep -q containerd-shim "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"; done; }
+for _ in $(seq 20); do
+	pids=$( (pod_pids; shim_pids) | sort -u)
 	[[ -z $pids ]] && break
 	printf '%s\n' $pids | signal_and_wait KILL 3
 done
-# 2. containerd, its shims (which now have nothing left to supervise), and the other components.
-for name in containerd kube-proxy coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do
+# 3. The other components.
+for name in kube-proxy coredns kube-scheduler kube-controller-manager kube-apiserver etcd; do
 	pid_of "$name" | stop_pids
 done
 cluster_pids | stop_pids
 log "processes stopped"
 
-# 3. Mounts: container root filesystems, /dev/shm of sandboxes, network namespaces, volumes.
+# 4. Mounts: container root filesystems, /dev/shm of sandboxes, network namespaces, volumes.
 for _ in 1 2 3 4 5; do
 	mapfile -t mounts < <(mounts_under "$D")
 	((${#mounts[@]} == 0)) && break
 	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 done
 
-# 4. kubepods cgroups, leaves first.
+# 5. kubepods cgroups, leaves first.
 for _ in 1 2 3 4 5; do
 	roots=$(cgroup_roots)
 	[[ -z $roots ]] && break
@@ -85,7 +90,7 @@ for _ in 1 2 3 4 5; do
 	sleep 0.2
 done
 
-# 5. Network: veths of pods go with their namespaces; the bridge (and the Service route) with us.
+# 6. Network: veths of pods go with their namespaces; the bridge (and the Service route) with us.
 ip link del "$BRIDGE" 2>/dev/null
 if [[ -f $D/host/links ]]; then
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -97,7 +102,7 @@ if [[ -f $D/host/links ]]; then
 	done
 fi
 
-# 6. Packet filter (kube-proxy's chains, our FORWARD rules) and kernel settings, as found.
+# 7. Packet filter (kube-proxy's chains, our FORWARD rules) and kernel settings, as found.
 if [[ -f $D/host/nft.ruleset ]]; then
 	nft flush ruleset && nft -f "$D/host/nft.ruleset"
 fi
@@ -105,14 +110,14 @@ if [[ -f $D/host/sysctl ]]; then
 	while IFS= read -r line; do sysctl -qw "$line" >/dev/null 2>&1; done <"$D/host/sysctl"
 fi
 
-# 7. Host paths the components created.
+# 8. Host paths the components created.
 if [[ -f $D/host/paths ]]; then
 	for p in "${HOST_PATHS[@]}"; do
 		grep -qxF "$p" "$D/host/paths" || rm -rf "$p"
 	done
 fi
 
-# 8. Check: nothing of the cluster may be left.
+# 9. Check: nothing of the cluster may be left.
 problems=()
 left=$(cluster_pids | tr '\n' ' ')
 [[ -n $left ]] && problems+=("processes still running: $left")
