@@ -21,6 +21,8 @@ import {
   waitFor,
   type Tools,
 } from './support/e2e-cluster.ts';
+import { clusterDown, clusterUp, type RunningCluster } from './support/cluster-lifecycle.ts';
+import { leftovers } from './support/host-leftovers.ts';
 
 const env = e2eEnv();
 const TITLE = 'the user story on a real single-node cluster';
@@ -49,12 +51,17 @@ const measured: {
   };
   propagationMs: number[];
   leaderTakeoverMs?: number;
+  clusterUpSeconds?: number;
+  imageImportSeconds?: number;
 } = { propagationMs: [] };
 
 describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${env.reason})`, () => {
   if (!env.available) return;
-  const tools: Tools = toolsFor(env);
-  const { kubectlOk, helmOk } = tools;
+  let cluster: RunningCluster;
+  let tools: Tools;
+  const kubectlOk: Tools['kubectlOk'] = (args, input) => tools.kubectlOk(args, input);
+  const helmOk: Tools['helmOk'] = (args) => tools.helmOk(args);
+  const fakes: FakeProvider[] = [];
   let primary: FakeProvider;
   let fallback: FakeProvider;
   let app: ReturnType<typeof appAt>;
@@ -93,7 +100,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         containers: [
           {
             name: 'app',
-            image: env.available ? env.appImage : '',
+            image: env.available ? env.appImage.name : '',
             imagePullPolicy: 'IfNotPresent',
             // The app's own key; the base URL is the injector's business.
             env: [{ name: 'OPENAI_API_KEY', value: APP_KEY }],
@@ -150,15 +157,26 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
   }
 
   beforeAll(async () => {
-    primary = await startFakeProvider({ api: 'openai', host: env.nodeIp });
-    fallback = await startFakeProvider({ api: 'anthropic', host: env.nodeIp });
-  });
+    cluster = await clusterUp(env);
+    measured.clusterUpSeconds = cluster.upSeconds;
+    measured.imageImportSeconds = cluster.importSeconds;
+    tools = toolsFor(cluster.kubeconfig, join(env.controlPlaneAssets, 'helm'));
+    primary = await startFakeProvider({ api: 'openai', host: cluster.nodeIp });
+    fakes.push(primary);
+    fallback = await startFakeProvider({ api: 'anthropic', host: cluster.nodeIp });
+    fakes.push(fallback);
+  }, 600_000);
 
   afterAll(async () => {
-    await primary.close();
-    await fallback.close();
-    writeResults();
-  });
+    try {
+      await Promise.all(fakes.map((f) => f.close()));
+      writeResults();
+    } finally {
+      // Whatever happened above: the cluster goes, and nothing of it may stay on the host.
+      await clusterDown();
+    }
+    expect(leftovers()).toEqual([]);
+  }, 300_000);
 
   it('helm install runs the controller from the image built from the Dockerfile', async () => {
     await helmOk([
@@ -237,7 +255,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     await sleep(5_000);
     const kubelet = await waitFor(
       'the kubelet to report the sidecar',
-      () => kubeletMemory(tools, env.nodeName, APP_NS, 'app', SIDECAR),
+      () => kubeletMemory(tools, cluster.nodeName, APP_NS, 'app', SIDECAR),
       { timeoutMs: 60_000, intervalMs: 1_000 },
     );
     const { containerID } = await sidecarStatus('app');
@@ -314,7 +332,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       clearInterval(sampling);
     });
     expect(outcome).toMatchObject({ ok: requests, failed: 0 });
-    const kubelet = await kubeletMemory(tools, env.nodeName, APP_NS, 'app', SIDECAR);
+    const kubelet = await kubeletMemory(tools, cluster.nodeName, APP_NS, 'app', SIDECAR);
     measured.sidecarUnderLoad = {
       requests,
       concurrency,
@@ -431,7 +449,7 @@ function writeResults(): void {
   const mb = (bytes: number | undefined) =>
     bytes === undefined ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   const s = (ms: number | undefined) => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
-  const { setup } = env;
+  const { image } = env;
   const lines = [
     '# End-to-end measurements on a real single-node cluster',
     '',
@@ -444,10 +462,10 @@ function writeResults(): void {
     '',
     '| What | Measured |',
     '| --- | --- |',
-    `| Product image (uncompressed, as buildah reports it) | ${setup.imageSize} (archive ${(setup.imageArchiveBytes / 1e6).toFixed(0)} MB) |`,
-    `| Image build (buildah, layer cache of earlier runs) | ${setup.imageBuildSeconds.toFixed(0)} s |`,
-    `| Cluster up (cluster-up.sh, binaries cached) | ${setup.clusterUpSeconds.toFixed(1)} s |`,
-    `| Image import into containerd (product + app) | ${setup.imageImportSeconds.toFixed(1)} s |`,
+    `| Product image (uncompressed, as buildah reports it) | ${image.size} (archive ${(image.archiveBytes / 1e6).toFixed(0)} MB) |`,
+    `| Image build (buildah, layer cache of earlier runs) | ${image.buildSeconds.toFixed(0)} s |`,
+    `| Cluster up (cluster-up.sh, binaries cached) | ${s((measured.clusterUpSeconds ?? 0) * 1000)} |`,
+    `| Image import into containerd (product + app) | ${s((measured.imageImportSeconds ?? 0) * 1000)} |`,
     `| First injected pod Ready (kubectl apply to Ready: injection, sidecar start, policy delivered) | ${s(measured.firstInjectedPodReadyMs)} |`,
     `| Sidecar at rest: working set (kubelet /stats/summary) | ${mb(measured.sidecarAtRest?.kubeletWorkingSetBytes)} |`,
     `| Sidecar at rest: RSS (kubelet) | ${mb(measured.sidecarAtRest?.kubeletRssBytes)} |`,

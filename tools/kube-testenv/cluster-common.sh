@@ -58,19 +58,58 @@ mounts_under() {
 		sort -rn | cut -d' ' -f2-
 }
 
+# True while a process exists and is not a zombie (a zombie waits for PID 1 to reap it; it is
+# dead for our purposes, and `kill -0` would still succeed on it).
+is_live() {
+	local state
+	state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[[ -n $state && $state != Z ]]
+}
+
 # PIDs of our processes: those recorded at spawn whose command line still names the cluster
 # directory (a recycled PID does not), and containerd's shims, which name its socket.
 cluster_pids() {
-	local f pid cmd
+	local f pid
 	for f in "$CLUSTER_DIR"/pids/*; do
 		[[ -f $f ]] || continue
 		pid=$(<"$f")
-		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
-		[[ $cmd == *"$CLUSTER_DIR/"* ]] && printf '%s\n' "$pid"
+		grep -qsaF "$CLUSTER_DIR/" "/proc/$pid/cmdline" && is_live "$pid" && printf '%s\n' "$pid"
 	done
-	for f in /proc/[0-9]*/cmdline; do
-		cmd=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
-		[[ $cmd == *containerd-shim*"-address $CLUSTER_DIR/"* ]] && pid=${f#/proc/} && printf '%s\n' "${pid%/cmdline}"
+	grep -lsaF "$CLUSTER_DIR/containerd/containerd.sock" /proc/[0-9]*/cmdline 2>/dev/null |
+		while read -r f; do
+			pid=${f#/proc/}
+			pid=${pid%/cmdline}
+			grep -qsa containerd-shim "$f" && is_live "$pid" && printf '%s\n' "$pid"
+		done
+	return 0
+}
+
+# Shims of our containerd.
+shim_pids() {
+	cluster_pids | while read -r pid; do
+		grep -qsa containerd-shim "/proc/$pid/cmdline" && printf '%s\n' "$pid"
+	done
+	return 0
+}
+
+# PIDs in the kubepods cgroups of every hierarchy (the pods' containers and sandboxes), live ones.
+pod_pids() {
+	local root pid
+	for root in $(cgroup_roots); do
+		find "$root" -name cgroup.procs -exec cat {} + 2>/dev/null
+	done | sort -u | while read -r pid; do is_live "$pid" && printf '%s\n' "$pid"; done
+	return 0
+}
+
+# A shim killed while runc froze a container's cgroup (to signal all its processes) leaves it
+# frozen, and a frozen process cannot die: thaw every kubepods cgroup before killing.
+thaw_pods() {
+	local f
+	for f in $(find /sys/fs/cgroup/freezer/kubepods -name freezer.state 2>/dev/null); do
+		echo THAWED >"$f" 2>/dev/null
+	done
+	for f in $(find /sys/fs/cgroup/kubepods /sys/fs/cgroup/unified/kubepods -name cgroup.freeze 2>/dev/null); do
+		echo 0 >"$f" 2>/dev/null
 	done
 	return 0
 }

@@ -35,7 +35,7 @@ signal_and_wait() {
 	for pid in $pids; do kill "-$sig" "$pid" 2>/dev/null; done
 	while ((SECONDS < deadline)); do
 		local alive=0
-		for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
+		for pid in $pids; do is_live "$pid" && alive=1; done
 		((alive == 0)) && return 0
 		sleep 0.2
 	done
@@ -47,13 +47,6 @@ stop_pids() { # pids on stdin: SIGTERM, then SIGKILL after 10 s
 	pids=$(cat)
 	printf '%s\n' $pids | signal_and_wait TERM 10 || printf '%s\n' $pids | signal_and_wait KILL 5
 }
-# PIDs in the kubepods cgroups of every hierarchy: the pods' containers and sandboxes.
-pod_pids() {
-	local root
-	for root in $(cgroup_roots); do
-		find "$root" -name cgroup.procs -exec cat {} + 2>/dev/null
-	done | sort -u
-}
 
 # 1. The kubelet, so that it starts nothing more; then containerd, so that no CRI call still in
 # flight starts a container behind our back. The shims keep running what they run.
@@ -62,10 +55,10 @@ pid_of kubelet | stop_pids
 pid_of containerd | stop_pids
 # 2. Every container process (found in the kubepods cgroups) and every shim, by PID, until none
 # is left: a shim may still finish a start that containerd asked for.
-shim_pids() { cluster_pids | while read -r pid; do grep -q containerd-shim "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"; done; }
 for _ in $(seq 20); do
 	pids=$( (pod_pids; shim_pids) | sort -u)
 	[[ -z $pids ]] && break
+	thaw_pods
 	printf '%s\n' $pids | signal_and_wait KILL 3
 done
 # 3. The other components.

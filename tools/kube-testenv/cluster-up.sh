@@ -11,7 +11,7 @@
 # refuses. Every wait is bounded; a component that dies or does not get ready ends the run with
 # its last log lines, and the half-built cluster is taken down again (AICB_CLUSTER_KEEP=1 keeps
 # it for a look). Needs root, network namespaces, overlayfs and cgroups; the facts behind the
-# settings are in ../../docs/e2e.md.
+# settings are in the README ("Running the end-to-end tests").
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -161,7 +161,7 @@ wait_for() { # name timeout-seconds command...
 	shift 2
 	FAILED_COMPONENT=$name
 	until "$@" >/dev/null 2>&1; do
-		if [[ -f $D/pids/$name ]] && ! kill -0 "$(<"$D/pids/$name")" 2>/dev/null; then
+		if [[ -f $D/pids/$name ]] && ! is_live "$(<"$D/pids/$name")"; then
 			die "$name exited before it was ready"
 		fi
 		((SECONDS - start < timeout)) || die "$name was not ready after ${timeout}s"
@@ -346,9 +346,11 @@ evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available:
 serializeImagePulls: false
 maxPods: 40
 EOF
+# AICB_CLUSTER_KUBELET_FLAGS: extra flags, word-split (the e2e suite's fault test passes a bad one).
+# shellcheck disable=SC2086
 spawn kubelet -- "$NODE/kubelet" --config "$D/kubelet/config.yaml" \
 	--kubeconfig "$D/kubelet.kubeconfig" --root-dir "$D/kubelet/root" --cert-dir "$D/kubelet/pki" \
-	--hostname-override "$NODE_NAME" --node-ip "$NODE_IP"
+	--hostname-override "$NODE_NAME" --node-ip "$NODE_IP" ${AICB_CLUSTER_KUBELET_FLAGS:-}
 node_ready() {
 	[[ $("${KUBECTL[@]}" get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]]
 }

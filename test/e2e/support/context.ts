@@ -3,27 +3,21 @@
 
 export interface E2eReady {
   readonly available: true;
-  /** Admin kubeconfig of the single-node cluster (tools/kube-testenv/cluster-up.sh). */
-  readonly kubeconfig: string;
-  /** The pinned helm (tools/kube-testenv build). */
-  readonly helm: string;
-  /** The node's address on the cluster bridge: fake providers listen here for the pods. */
-  readonly nodeIp: string;
-  readonly nodeName: string;
-  /** The product image, built from the repository's Dockerfile and imported into containerd. */
-  readonly image: { readonly repository: string; readonly tag: string };
-  /** The application image (official openai SDK), same recipe. */
-  readonly appImage: string;
-  /** Measured by the setup, for bench/e2e-results.md. */
-  readonly setup: {
-    /** As `buildah images` lists it (uncompressed), e.g. "322 MB". */
-    readonly imageSize: string;
-    /** The docker-archive imported into containerd (uncompressed layers). */
-    readonly imageArchiveBytes: number;
-    readonly imageBuildSeconds: number;
-    readonly clusterUpSeconds: number;
-    readonly imageImportSeconds: number;
+  /** Directory holding kube-apiserver, etcd and helm (tools/kube-testenv/build.sh). */
+  readonly controlPlaneAssets: string;
+  /** The product image, built from the repository's Dockerfile. */
+  readonly image: {
+    readonly repository: string;
+    readonly tag: string;
+    /** docker-archive to import into containerd. */
+    readonly archive: string;
+    /** As `buildah images` lists it (uncompressed), e.g. "278 MB". */
+    readonly size: string;
+    readonly archiveBytes: number;
+    readonly buildSeconds: number;
   };
+  /** The application image (official openai SDK), same recipe. */
+  readonly appImage: { readonly name: string; readonly archive: string };
 }
 
 export interface E2eUnavailable {

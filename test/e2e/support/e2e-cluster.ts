@@ -7,9 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
-import type { E2eEnv, E2eReady } from './context.ts';
-
-export type { E2eReady } from './context.ts';
+import type { E2eEnv } from './context.ts';
 
 export function e2eEnv(): E2eEnv {
   return inject('e2e');
@@ -59,12 +57,12 @@ export interface Tools {
   readonly helmOk: (args: readonly string[]) => Promise<string>;
 }
 
-export function toolsFor(env: E2eReady): Tools {
+export function toolsFor(kubeconfig: string, helm: string): Tools {
   const home = mkdtempSync(join(tmpdir(), 'aicb-e2e-home-'));
   const toolEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
-    KUBECONFIG: env.kubeconfig,
+    KUBECONFIG: kubeconfig,
     KUBECACHEDIR: join(home, 'kube-cache'),
     HELM_CACHE_HOME: join(home, 'helm-cache'),
     HELM_CONFIG_HOME: join(home, 'helm-config'),
@@ -79,7 +77,7 @@ export function toolsFor(env: E2eReady): Tools {
       return r.stdout;
     },
     helmOk: async (args) => {
-      const r = await run(env.helm, args, toolEnv, '', 300_000);
+      const r = await run(helm, args, toolEnv, '', 300_000);
       if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
       return r.stdout;
     },

@@ -1,24 +1,21 @@
-// vitest globalSetup of the `e2e` project: builds what the suite runs (the Kubernetes node
-// binaries, the product image from the repository's Dockerfile, the app image), brings the
-// single-node cluster up, imports the images into its containerd, and hands the tests the
-// cluster. Its teardown takes the cluster down whatever happened and then checks that nothing
-// is left on the host (processes, mounts, interfaces, cgroups); a leftover fails the run.
+// vitest globalSetup of the `e2e` project: builds what the suite runs (the Kubernetes binaries,
+// the product image from the repository's Dockerfile, the app image) once per run. Each test
+// file brings its own single-node cluster up and down (cluster-lifecycle.ts); the teardown
+// here takes down a cluster a crashed test file left, and then checks that nothing is left on
+// the host (processes, mounts, interfaces, cgroups): a leftover fails the run.
 //
 // A missing prerequisite (root, packages, kernel features) skips the suite with the reason
 // printed, unless REQUIRE_E2E=1 (CI), where it is an error.
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { clusterDown } from './cluster-lifecycle.ts';
 import type { E2eEnv } from './context.ts';
 import { CLUSTER_DIR, leftovers } from './host-leftovers.ts';
+import { KUBE_TESTENV, REPO_ROOT, runToolOk } from './tool-run.ts';
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
-const KUBE_TESTENV = join(REPO_ROOT, 'tools', 'kube-testenv');
 const IMAGE_BUILD = join(REPO_ROOT, 'tools', 'image', 'build.sh');
-const IMAGE = { repository: 'ai-circuit-breaker', tag: 'e2e' } as const;
-const APP_IMAGE = 'aicb-e2e-app:1';
 
 export const HOW_TO_RUN =
   'test:e2e runs a real single-node Kubernetes cluster on this machine. It needs:\n' +
@@ -59,50 +56,6 @@ function missingPrerequisites(): string[] {
   return missing;
 }
 
-interface Ran {
-  readonly stdout: string;
-  readonly seconds: number;
-}
-
-/** Runs a tool script; its stderr (progress) is shown as it comes; throws on failure. */
-function runTool(command: string, args: readonly string[], timeoutMs: number): Promise<Ran> {
-  const start = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      timeout: timeoutMs,
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve({ stdout, seconds: (performance.now() - start) / 1000 });
-      else
-        reject(
-          new Error(`${command} ${args.join(' ')} failed (${String(code ?? signal)}); see above`),
-        );
-    });
-  });
-}
-
-/** Fields of the `KEY=value` file cluster-up.sh writes next to its kubeconfig. */
-function clusterEnv(kubeconfig: string): Record<string, string> {
-  const file = join(kubeconfig, '..', 'cluster.env');
-  return Object.fromEntries(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
-
-async function clusterDown(): Promise<void> {
-  await runTool('bash', [join(KUBE_TESTENV, 'cluster-down.sh')], 180_000);
-}
-
 export default async function setup(
   project: TestProject,
 ): Promise<(() => Promise<void>) | undefined> {
@@ -117,104 +70,84 @@ export default async function setup(
     project.provide('e2e', { available: false, reason } satisfies E2eEnv);
     return undefined;
   }
+  // The suite's clusters use fixed host resources: another cluster is someone else's to end.
+  if (existsSync(CLUSTER_DIR)) {
+    throw new Error(`e2e: a cluster is up already (${CLUSTER_DIR}); take it down first`);
+  }
 
   const work = mkdtempSync(join(tmpdir(), 'aicb-e2e-'));
-  let clusterStarted = false;
+  const progress = { timeoutMs: 1_800_000, showProgress: true };
   try {
-    const controlPlane = (
-      await runTool('bash', [join(KUBE_TESTENV, 'build.sh')], 1_800_000)
-    ).stdout.trim();
-    await runTool('bash', [join(KUBE_TESTENV, 'build.sh'), '--node'], 1_800_000);
+    const controlPlane = await runToolOk('bash', [join(KUBE_TESTENV, 'build.sh')], progress);
+    await runToolOk('bash', [join(KUBE_TESTENV, 'build.sh'), '--node'], progress);
 
-    const product = await runTool(
+    const repository = 'ai-circuit-breaker';
+    const tag = 'e2e';
+    const archive = join(work, 'product.tar');
+    const product = await runToolOk(
       'bash',
       [
         IMAGE_BUILD,
         REPO_ROOT,
         join(REPO_ROOT, 'Dockerfile'),
-        `docker.io/library/${IMAGE.repository}:${IMAGE.tag}`,
-        join(work, 'product.tar'),
+        `docker.io/library/${repository}:${tag}`,
+        archive,
       ],
-      1_200_000,
+      progress,
     );
     const [archiveBytes = '0', ...sizeWords] = product.stdout.trim().split(' ');
-    const imageSize = sizeWords.join(' ');
-    const imageArchiveBytes = Number(archiveBytes);
     // The app's build context: its sources and the repository's copy of the openai SDK.
     const appContext = join(work, 'app');
     cpSync(join(REPO_ROOT, 'test', 'e2e', 'app'), appContext, { recursive: true });
     cpSync(join(REPO_ROOT, 'node_modules', 'openai'), join(appContext, 'node_modules', 'openai'), {
       recursive: true,
     });
-    await runTool(
+    const appName = 'aicb-e2e-app:1';
+    const appArchive = join(work, 'app.tar');
+    await runToolOk(
       'bash',
       [
         IMAGE_BUILD,
         appContext,
         join(appContext, 'Dockerfile'),
-        `docker.io/library/${APP_IMAGE}`,
-        join(work, 'app.tar'),
+        `docker.io/library/${appName}`,
+        appArchive,
       ],
-      1_200_000,
+      progress,
     );
-
-    // Refuse before touching anything: that cluster is someone else's to take down.
-    if (existsSync(CLUSTER_DIR)) throw new Error(`e2e: a cluster is already up (${CLUSTER_DIR})`);
-    clusterStarted = true;
-    const up = await runTool('bash', [join(KUBE_TESTENV, 'cluster-up.sh')], 600_000);
-    const kubeconfig = up.stdout.trim().split('\n').at(-1) ?? '';
-    const env = clusterEnv(kubeconfig);
-    const importStart = performance.now();
-    for (const archive of ['product.tar', 'app.tar']) {
-      await runTool(
-        'ctr',
-        [
-          '--address',
-          env.CONTAINERD_ADDRESS ?? '',
-          '--namespace',
-          'k8s.io',
-          'images',
-          'import',
-          join(work, archive),
-        ],
-        300_000,
-      );
-    }
-    const imageImportSeconds = (performance.now() - importStart) / 1000;
-    console.log(
-      `e2e: cluster up in ${up.seconds.toFixed(1)}s; product image ${imageSize} ` +
-        `(built in ${product.seconds.toFixed(0)}s); images imported in ${imageImportSeconds.toFixed(1)}s`,
-    );
+    const size = sizeWords.join(' ');
+    console.log(`e2e: product image ${size}, built in ${product.seconds.toFixed(0)}s`);
     project.provide('e2e', {
       available: true,
-      kubeconfig,
-      helm: join(controlPlane, 'helm'),
-      nodeIp: env.NODE_IP ?? '',
-      nodeName: env.NODE_NAME ?? '',
-      image: IMAGE,
-      appImage: APP_IMAGE,
-      setup: {
-        imageSize,
-        imageArchiveBytes,
-        imageBuildSeconds: product.seconds,
-        clusterUpSeconds: up.seconds,
-        imageImportSeconds,
+      controlPlaneAssets: controlPlane.stdout.trim(),
+      image: {
+        repository,
+        tag,
+        archive,
+        size,
+        archiveBytes: Number(archiveBytes),
+        buildSeconds: product.seconds,
       },
+      appImage: { name: appName, archive: appArchive },
     } satisfies E2eEnv);
   } catch (err) {
-    if (clusterStarted) await clusterDown().catch(() => undefined);
     rmSync(work, { recursive: true, force: true });
     throw err;
   }
 
   return async () => {
     const problems: string[] = [];
-    await clusterDown().catch((err: unknown) => problems.push(String(err)));
+    if (existsSync(CLUSTER_DIR)) {
+      problems.push(`a test file left its cluster up (${CLUSTER_DIR}); taking it down`);
+      await clusterDown().catch((err: unknown) => problems.push(String(err)));
+    }
     rmSync(work, { recursive: true, force: true });
     problems.push(...leftovers());
     if (problems.length > 0) {
       throw new Error(`e2e: the run left things behind on the host:\n  ${problems.join('\n  ')}`);
     }
-    console.log('e2e: cluster down; no processes, mounts, interfaces or cgroups left behind');
+    console.log(
+      'e2e: no processes, mounts, interfaces or cgroups of a cluster are left on the host',
+    );
   };
 }
