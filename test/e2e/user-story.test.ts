@@ -384,7 +384,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     await untilAnsweredBy('openai', 60_000);
   });
 
-  it('the webhook is unavailable: pods are still created (failurePolicy Ignore)', async () => {
+  it('the webhook is unavailable: pods are still created (failurePolicy Ignore); the sidecar restarts on its last good policy', async () => {
     const deployment = `deployment/${RELEASE}-controller`;
     await kubectlOk(['scale', deployment, '-n', SYSTEM_NS, '--replicas=0']);
     await waitFor('no controller pods', async () =>
@@ -398,7 +398,19 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       '{.spec.initContainers[*].name}',
     );
     expect(inits).not.toContain(SIDECAR);
-    // With no controller at all, the injected app keeps working on its last good policy.
+    // With no controller at all, the injected app keeps working on its last good policy,
+    // even across a restart of the sidecar: it reloads that policy from its state volume.
+    expect(await app.chat()).toMatchObject({ ok: true, upstream: 'openai' });
+    const before = await sidecarStatus('app');
+    await kubectlOk(['exec', 'app', '-n', APP_NS, '-c', SIDECAR, '--', 'bash', '-c', 'kill 1']);
+    await waitFor('the sidecar to restart and be ready', async () => {
+      const now = await sidecarStatus('app');
+      const ready = await jsonpath(
+        ['get', 'pod', 'app', '-n', APP_NS],
+        `{.status.initContainerStatuses[?(@.name=="${SIDECAR}")].ready}`,
+      );
+      return now.restartCount === before.restartCount + 1 && ready === 'true' ? true : undefined;
+    });
     expect(await app.chat()).toMatchObject({ ok: true, upstream: 'openai' });
     await kubectlOk(['delete', 'pod', 'uninjected', '-n', APP_NS, '--wait=false']);
     await kubectlOk(['scale', deployment, '-n', SYSTEM_NS, '--replicas=2']);

@@ -75,6 +75,8 @@ for _ in 1 2 3 4 5; do
 	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 done
 
+log "unmounted"
+
 # 5. kubepods cgroups, leaves first.
 for _ in 1 2 3 4 5; do
 	roots=$(cgroup_roots)
@@ -82,6 +84,8 @@ for _ in 1 2 3 4 5; do
 	for root in $roots; do find "$root" -depth -type d -exec rmdir {} + 2>/dev/null; done
 	sleep 0.2
 done
+
+log "cgroups removed"
 
 # 6. Network: veths of pods go with their namespaces; the bridge (and the Service route) with us.
 ip link del "$BRIDGE" 2>/dev/null
@@ -94,6 +98,8 @@ if [[ -f $D/host/links ]]; then
 		sleep 0.2
 	done
 fi
+
+log "bridge and veths deleted"
 
 # 7. Packet filter (kube-proxy's chains, our FORWARD rules) and kernel settings, as found.
 if [[ -f $D/host/nft.ruleset ]]; then

@@ -39,7 +39,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-createServer((req, res) => {
+const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://app');
   req.resume();
   if (req.method === 'GET' && url.pathname === '/healthz') {
@@ -75,3 +75,8 @@ createServer((req, res) => {
     send(res, 404, { error: 'not found' });
   }
 }).listen(8080, '0.0.0.0');
+// PID 1 of its container: without a handler SIGTERM would be ignored until the grace period ends.
+process.on('SIGTERM', () => {
+  server.close();
+  process.exit(0);
+});
