@@ -13,7 +13,7 @@ import { URL } from 'node:url';
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(
-    `aicb needs Node.js 22.19 or later (undici 8); this is ${process.version}.\n` +
+    `aicb needs Node.js 22.19 or later (undici 8); this is v${process.versions.node}.\n` +
       'In a clone, `npm ci` installs the pinned Node.js 24 and `npx aicb` uses it.\n',
   );
   process.exit(1);
