@@ -117,7 +117,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
     n: number,
   ): void {
     const request = (json ?? {}) as { model?: string; stream?: boolean };
-    const model = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-5');
+    const model = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
     const path = req.url ?? '';
     switch (behavior.type) {
       case 'reset':

@@ -32,7 +32,7 @@ beforeEach(async () => {
           to: [
             {
               upstream: 'anthropic',
-              modelMap: { 'gpt-4o-mini': 'claude-haiku-4-5', '*': 'claude-sonnet-4-5' },
+              modelMap: { 'gpt-4o-mini': 'claude-haiku-4-5', '*': 'claude-sonnet-4-6' },
             },
           ],
         },
@@ -233,7 +233,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
   it('returns an Anthropic message built from the OpenAI answer', async () => {
     const { data, response } = await anthropicClient()
       .messages.create({
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         max_tokens: 100,
         system: 'Be brief.',
         messages: [{ role: 'user', content: 'hi' }],
@@ -261,7 +261,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
 
   it('streams OpenAI chunks to the Anthropic SDK as Messages events', async () => {
     const stream = anthropicClient().messages.stream({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 100,
       messages: [{ role: 'user', content: 'hi' }],
     });
@@ -284,7 +284,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
       input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } },
     };
     const message = await anthropicClient().messages.create({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 100,
       tools: [tool],
       messages: [{ role: 'user', content: 'Weather in Oslo?' }],
@@ -297,7 +297,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
     });
     const streamed = await anthropicClient()
       .messages.stream({
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         max_tokens: 100,
         tools: [tool],
         messages: [{ role: 'user', content: 'Weather in Oslo?' }],
