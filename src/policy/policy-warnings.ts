@@ -58,9 +58,10 @@ function fallbackWarnings(snapshot: PolicySnapshot, nowWallMs: number): PolicyWa
       }
       const models: [string, string][] = [
         ...(target.model === null ? [] : ([['model', target.model]] as [string, string][])),
-        ...Object.entries(target.modelMap ?? {}).map(
-          ([key, model]): [string, string] => [`modelMap[${JSON.stringify(key)}]`, model],
-        ),
+        ...Object.entries(target.modelMap ?? {}).map(([key, model]): [string, string] => [
+          `modelMap[${JSON.stringify(key)}]`,
+          model,
+        ]),
       ];
       for (const [field, model] of models) {
         const retirement = modelRetirement(model);

@@ -66,7 +66,7 @@ describe('PromQL in the docs', () => {
       new ControllerMetrics({ collectProcessMetrics: false }).registry,
     ]) {
       for (const metric of await registry.getMetricsAsJSON()) {
-        if (metric.type === 'histogram') {
+        if (String(metric.type) === 'histogram') {
           for (const suffix of ['_bucket', '_sum', '_count']) series.add(`${metric.name}${suffix}`);
         } else series.add(metric.name);
       }
