@@ -8,7 +8,7 @@
 //   retries       the same with spec.retry (attempts 2, server_error and overloaded, backoff
 //                 100 ms–1 s, budget 20 % over 10 s, at least 3)
 //
-// The fallback is an Anthropic-style fake provider (modelMap gpt-4o → claude-sonnet-4-5, key from
+// The fallback is an Anthropic-style fake provider (modelMap gpt-4o → claude-sonnet-4-6, key from
 // the sidecar's environment); breaker defaults except recoveryTimeout 5s, default price table.
 // Each fake provider runs in a process of its own (this file with --role provider) and counts the
 // calls it receives, by mode (ok / failing); the load generator (this file with --role load, an
@@ -65,7 +65,7 @@ const WARMUP_REQUESTS = 40;
 const RECOVERY_TIMEOUT = '5s';
 const HEALTH_POLL_MS = 250;
 const REQUESTED_MODEL = 'gpt-4o';
-const FALLBACK_MODEL = 'claude-sonnet-4-5';
+const FALLBACK_MODEL = 'claude-sonnet-4-6';
 const SIDECAR_FLAGS = ['--max-semi-space-size=8'];
 const RETRY = {
   attempts: 2,
@@ -931,7 +931,7 @@ overloaded provider does; otherwise it answers in 100–300 ms. The same replay 
 
 - **no sidecar**: the app calls the provider directly (what it would see today);
 - **sidecar, no retries**: through the sidecar, with a fallback to an Anthropic-style fake
-  (\`gpt-4o\` → \`claude-sonnet-4-5\`), breaker defaults except \`recoveryTimeout: 5s\`, the
+  (\`gpt-4o\` → \`claude-sonnet-4-6\`), breaker defaults except \`recoveryTimeout: 5s\`, the
   bundled price table;
 - **sidecar, retries**: the same plus \`spec.retry\` (2 attempts on \`server_error\` and
   \`overloaded\`, backoff 100 ms–1 s, retry budget 20 % over 10 s, at least 3).

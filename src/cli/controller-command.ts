@@ -5,7 +5,11 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Controller, type ControllerOptions } from '../controlplane/controller.ts';
+import {
+  buildController,
+  type Controller,
+  type ControllerOptions,
+} from '../controlplane/build-controller.ts';
 import { parseInjectorConfig } from '../controlplane/injector/injector-config.ts';
 import type { InjectorConfig } from '../controlplane/injector/inject-sidecar.ts';
 import { createKubeClients, loadKubeConfig } from '../controlplane/kube/kube-client.ts';
@@ -134,7 +138,7 @@ export async function runController(
   }
   const leaseDurationMs =
     values['lease-duration-ms'] === undefined ? undefined : Number(values['lease-duration-ms']);
-  const controller = new Controller({
+  const controller = buildController({
     clients,
     logger,
     clock: systemClock,
@@ -162,7 +166,8 @@ export async function runController(
       : { self: { namespace: env.POD_NAMESPACE, podName: env.POD_NAME } }),
     env,
   });
-  const { deliveryUrl, adminUrl } = await controller.start();
+  await controller.start();
+  const { deliveryUrl, adminUrl } = await controller.listen();
   // Renewed certificates (cert-manager) replace the mounted files; pick them up without a restart.
   const reloadTls = () => {
     if (certFile === undefined || keyFile === undefined) return;

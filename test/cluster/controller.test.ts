@@ -18,7 +18,7 @@ import {
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { Controller } from '../../src/controlplane/controller.ts';
+import { buildController, type Controller } from '../../src/controlplane/build-controller.ts';
 import type { KubeClients } from '../../src/controlplane/kube/kube-client.ts';
 import { PROTOCOL_PATHS, SCHEMA_VERSION_HEADER } from '../../src/policy/sidecar-protocol.ts';
 import { systemClock } from '../../src/shared/clock.ts';
@@ -170,7 +170,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
   }
 
   function startController(identity: string): Controller {
-    return new Controller({
+    return buildController({
       self: { namespace: leaseNs, podName: identity },
       clients,
       logger: log,
@@ -245,12 +245,14 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       });
     }
     controllerA = startController('controller-a');
-    urlA = (await controllerA.start()).deliveryUrl;
+    await controllerA.start();
+    urlA = (await controllerA.listen()).deliveryUrl;
     await waitFor('controller-a to lead', () =>
       Promise.resolve(controllerA.isLeader ? true : undefined),
     );
     controllerB = startController('controller-b');
-    urlB = (await controllerB.start()).deliveryUrl;
+    await controllerB.start();
+    urlB = (await controllerB.listen()).deliveryUrl;
 
     for (const name of ['chat-1', 'chat-2']) {
       const uid = await createPod(name);

@@ -6,7 +6,7 @@ import { V1Pod } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { Controller } from '../../src/controlplane/controller.ts';
+import { buildController, type Controller } from '../../src/controlplane/build-controller.ts';
 import type { InjectorConfig } from '../../src/controlplane/injector/inject-sidecar.ts';
 import type { KubeClients } from '../../src/controlplane/kube/kube-client.ts';
 import { systemClock } from '../../src/shared/clock.ts';
@@ -161,7 +161,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     );
     const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { input: policy });
     if (applied.code !== 0) throw new Error(applied.output);
-    controller = new Controller({
+    controller = buildController({
       clients,
       logger: createLogger({ level: 'warn' }),
       clock: systemClock,
@@ -172,7 +172,8 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       webhook: { host: '127.0.0.1', port: 0, https: { cert: tls.cert, key: tls.key }, config },
       collectProcessMetrics: false,
     });
-    const started = await controller.start();
+    await controller.start();
+    const started = await controller.listen();
     if (started.webhookUrl === undefined) throw new Error('no webhook URL');
     webhookUrl = started.webhookUrl;
     // The controller must have compiled the policy before pods arrive.

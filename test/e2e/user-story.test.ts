@@ -83,7 +83,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         ],
         breaker: { failureThreshold: 3, window: '60s', recoveryTimeout: '3s', successThreshold: 2 },
         fallbacks: [
-          { from: 'openai', to: [{ upstream: 'anthropic', model: 'claude-sonnet-4-5' }] },
+          { from: 'openai', to: [{ upstream: 'anthropic', model: 'claude-sonnet-4-6' }] },
         ],
         ...extra,
       },

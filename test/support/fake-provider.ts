@@ -61,6 +61,11 @@ export interface FakeProviderOptions {
   readonly record?: boolean;
   /** Address to listen on (default 127.0.0.1; the e2e suite uses its cluster bridge's). */
   readonly host?: string;
+  /**
+   * Models the provider answers under another name, as Anthropic answers a request for
+   * `claude-haiku-4-5` with `"model": "claude-haiku-4-5-20251001"`.
+   */
+  readonly modelAliases?: Readonly<Record<string, string>>;
 }
 
 export async function startFakeProvider(options: FakeProviderOptions): Promise<FakeProvider> {
@@ -119,7 +124,8 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
     n: number,
   ): void {
     const request = (json ?? {}) as { model?: string; stream?: boolean };
-    const model = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-5');
+    const requested = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
+    const model = options.modelAliases?.[requested] ?? requested;
     const path = req.url ?? '';
     switch (behavior.type) {
       case 'reset':

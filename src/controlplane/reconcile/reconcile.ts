@@ -42,24 +42,44 @@ export type PolicyVerdict =
       readonly pods: readonly string[];
       /** Other policies that select some of the same pods (the older one governs those). */
       readonly overlapping: readonly string[];
+      /** Older policies that govern pods this one selects: it is shadowed on those pods. */
+      readonly shadowedBy: readonly string[];
+      /** Pods this policy's selector matches, governed by it or not. */
+      readonly selected: number;
     }
   | {
       readonly accepted: false;
       readonly key: string;
       readonly generation: number;
       /** CamelCase reason for the Accepted condition. */
-      readonly reason: 'Invalid' | 'SecretNotFound';
+      readonly reason: RejectionReason;
       readonly message: string;
+      /** Upstream names of the spec when it parsed (a Secret is what failed), else none. */
+      readonly upstreams: readonly string[];
       /** The last good snapshot, still served to the sidecars it governed. */
       readonly lastGood: PolicySnapshot | undefined;
       readonly pods: readonly string[];
       readonly overlapping: readonly string[];
+      readonly shadowedBy: readonly string[];
+      readonly selected: number;
     };
+
+/**
+ * Why a policy is not accepted: its spec is invalid, a Secret key it names does not exist, or
+ * it names Secrets in a namespace the controller was not allowed to read (least-privilege mode).
+ */
+export type RejectionReason = 'Invalid' | 'SecretNotFound' | 'SecretNotReadable';
 
 export interface ReconcileInput {
   readonly policies: readonly PolicyObject[];
   readonly pods: readonly PodObject[];
   readonly readSecret: SecretReader;
+  /**
+   * Whether the controller may read Secrets in a namespace at all; default: everywhere. A
+   * policy naming Secrets where it may not is rejected as SecretNotReadable, not SecretNotFound,
+   * so the operator learns it is the controller's scope and not a missing Secret.
+   */
+  readonly secretsReadable?: (namespace: string) => boolean;
   /** Last good snapshot and selector per policy key, from earlier reconciles. */
   readonly lastGood: ReadonlyMap<string, LastGood>;
 }
@@ -77,8 +97,54 @@ export interface ReconcileResult {
     string,
     { readonly policy: string; readonly snapshot: PolicySnapshot }
   >;
+  /**
+   * Pods no policy selects, as far as can be known: every policy of their namespace has a known
+   * selector and none matches. Their sidecars are released to pass-through. A pod whose
+   * namespace holds a policy with an unknown selector (invalid, never accepted) is in neither
+   * map: nobody can tell whether that policy meant to govern it.
+   */
+  readonly ungoverned: ReadonlySet<string>;
+  /** Every policy in selection order (oldest first), for `governingPolicy`. */
+  readonly selection: readonly SelectablePolicy[];
   /** Updated last-good map to feed into the next reconcile. */
   readonly lastGood: ReadonlyMap<string, LastGood>;
+}
+
+/** A policy as selection sees it: its selector and the snapshot its pods would run. */
+export interface SelectablePolicy {
+  readonly key: string;
+  readonly namespace: string;
+  /** The current selector, or the last good one when the current spec is invalid. */
+  readonly selector: AICircuitPolicy['spec']['podSelector'] | undefined;
+  readonly snapshot: PolicySnapshot | undefined;
+}
+
+/**
+ * The one selection rule: of the policies of a pod's namespace whose selector matches its
+ * labels, the oldest governs (ties broken by name); the others only report the overlap.
+ * `selection` must be in that order (reconcile's `selection` is).
+ */
+function matchingPolicies(
+  selection: readonly SelectablePolicy[],
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): SelectablePolicy[] {
+  return selection.filter(
+    (p) =>
+      p.namespace === namespace && p.selector !== undefined && selectorMatches(p.selector, labels),
+  );
+}
+
+/**
+ * The policy that governs (or would govern) a pod with these labels, by the rule reconcile
+ * applies; the injector uses it for a pod that does not exist yet.
+ */
+export function governingPolicy(
+  result: Pick<ReconcileResult, 'selection'>,
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): SelectablePolicy | undefined {
+  return matchingPolicies(result.selection, namespace, labels)[0];
 }
 
 export function objectKey(namespace: string, name: string): string {
@@ -94,7 +160,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     | {
         error: Omit<
           Extract<PolicyVerdict, { accepted: false }>,
-          'pods' | 'overlapping' | 'lastGood'
+          'pods' | 'overlapping' | 'lastGood' | 'shadowedBy' | 'selected'
         >;
       }
   >();
@@ -112,6 +178,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
           generation: p.generation,
           reason: 'Invalid',
           message: formatProblems(validation.problems),
+          upstreams: [],
         },
       });
       continue;
@@ -121,21 +188,26 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       metadata: { ...validation.policy.metadata, namespace: p.namespace, generation: p.generation },
     };
     const missing: string[] = [];
+    const readable = input.secretsReadable?.(p.namespace) ?? true;
     const snapshot = compilePolicy(policy, {
       resolveSecret: (name, secretKey) => {
-        const value = input.readSecret(p.namespace, name, secretKey);
+        const value = readable ? input.readSecret(p.namespace, name, secretKey) : undefined;
         if (value === undefined) missing.push(`${name}/${secretKey}`);
         return value;
       },
     });
     if (missing.length > 0) {
+      const keys = [...new Set(missing)].sort().join(', ');
       compiled.set(key, {
         error: {
           accepted: false,
           key,
           generation: p.generation,
-          reason: 'SecretNotFound',
-          message: `Secret keys not found in namespace ${p.namespace}: ${[...new Set(missing)].sort().join(', ')}`,
+          reason: readable ? 'SecretNotFound' : 'SecretNotReadable',
+          message: readable
+            ? `Secret keys not found in namespace ${p.namespace}: ${keys}`
+            : `The controller does not read Secrets in namespace ${p.namespace} (it watches only the namespaces it was installed for), so it cannot resolve: ${keys}`,
+          upstreams: policy.spec.upstreams.map((u) => u.name),
         },
       });
       continue;
@@ -146,45 +218,55 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   for (const key of [...lastGood.keys()]) if (!present.has(key)) lastGood.delete(key);
 
   // Selection: the selector of the current policy, or of its last good version when invalid.
-  const selectorOf = (key: string): AICircuitPolicy['spec']['podSelector'] | undefined => {
+  const selection: SelectablePolicy[] = sorted.map((p) => {
+    const key = objectKey(p.namespace, p.name);
     const entry = compiled.get(key);
-    if (entry !== undefined && 'policy' in entry) return entry.policy.spec.podSelector;
-    return lastGood.get(key)?.policy.spec.podSelector;
-  };
+    const accepted = entry !== undefined && 'policy' in entry ? entry : undefined;
+    return {
+      key,
+      namespace: p.namespace,
+      selector: accepted?.policy.spec.podSelector ?? lastGood.get(key)?.policy.spec.podSelector,
+      snapshot: accepted?.snapshot ?? lastGood.get(key)?.snapshot,
+    };
+  });
+  const unknownSelector = new Set(
+    selection.filter((p) => p.selector === undefined).map((p) => p.namespace),
+  );
   const podsOf = new Map<string, string[]>();
+  const selectedCount = new Map<string, number>();
   const overlapping = new Map<string, Set<string>>();
+  const shadowedBy = new Map<string, Set<string>>();
   const assignment = new Map<string, { policy: string; snapshot: PolicySnapshot }>();
+  const ungoverned = new Set<string>();
   for (const pod of [...input.pods].sort((a, b) =>
     objectKey(a.namespace, a.name).localeCompare(objectKey(b.namespace, b.name)),
   )) {
     const podKey = objectKey(pod.namespace, pod.name);
-    const matching = sorted
-      .filter((p) => p.namespace === pod.namespace)
-      .map((p) => objectKey(p.namespace, p.name))
-      .filter((key) => {
-        const selector = selectorOf(key);
-        return selector !== undefined && selectorMatches(selector, pod.labels);
-      });
-    for (const key of matching) {
-      const others = matching.filter((k) => k !== key);
+    const matching = matchingPolicies(selection, pod.namespace, pod.labels);
+    const governing = matching[0];
+    if (governing === undefined) {
+      if (!unknownSelector.has(pod.namespace)) ungoverned.add(podKey);
+      continue;
+    }
+    for (const p of matching) {
+      selectedCount.set(p.key, (selectedCount.get(p.key) ?? 0) + 1);
+      const others = matching.filter((o) => o !== p).map((o) => nameOf(o.key));
       if (others.length > 0) {
-        const set = overlapping.get(key) ?? new Set<string>();
-        for (const o of others) set.add(o.slice(o.indexOf('/') + 1));
-        overlapping.set(key, set);
+        const set = overlapping.get(p.key) ?? new Set<string>();
+        for (const o of others) set.add(o);
+        overlapping.set(p.key, set);
+      }
+      if (p !== governing) {
+        const set = shadowedBy.get(p.key) ?? new Set<string>();
+        set.add(nameOf(governing.key));
+        shadowedBy.set(p.key, set);
       }
     }
-    // The oldest matching policy governs the pod; the rest report the overlap.
-    const governing = matching[0];
-    if (governing === undefined) continue;
-    const list = podsOf.get(governing) ?? [];
+    const list = podsOf.get(governing.key) ?? [];
     list.push(podKey);
-    podsOf.set(governing, list);
-    const entry = compiled.get(governing);
-    const snapshot =
-      entry !== undefined && 'snapshot' in entry
-        ? entry.snapshot
-        : lastGood.get(governing)?.snapshot;
-    if (snapshot !== undefined) assignment.set(podKey, { policy: governing, snapshot });
+    podsOf.set(governing.key, list);
+    if (governing.snapshot !== undefined)
+      assignment.set(podKey, { policy: governing.key, snapshot: governing.snapshot });
   }
 
   const verdicts = new Map<string, PolicyVerdict>();
@@ -192,24 +274,31 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     const key = objectKey(p.namespace, p.name);
     const entry = compiled.get(key);
     if (entry === undefined) continue;
-    const pods = podsOf.get(key) ?? [];
-    const overlaps = [...(overlapping.get(key) ?? [])].sort();
+    const shared = {
+      pods: podsOf.get(key) ?? [],
+      overlapping: [...(overlapping.get(key) ?? [])].sort(),
+      shadowedBy: [...(shadowedBy.get(key) ?? [])].sort(),
+      selected: selectedCount.get(key) ?? 0,
+    };
     verdicts.set(
       key,
       'error' in entry
-        ? { ...entry.error, lastGood: lastGood.get(key)?.snapshot, pods, overlapping: overlaps }
+        ? { ...entry.error, lastGood: lastGood.get(key)?.snapshot, ...shared }
         : {
             accepted: true,
             key,
             generation: p.generation,
             snapshot: entry.snapshot,
             policy: entry.policy,
-            pods,
-            overlapping: overlaps,
+            ...shared,
           },
     );
   }
-  return { policies: verdicts, pods: assignment, lastGood };
+  return { policies: verdicts, pods: assignment, ungoverned, selection, lastGood };
+}
+
+function nameOf(key: string): string {
+  return key.slice(key.indexOf('/') + 1);
 }
 
 function byAge(a: PolicyObject, b: PolicyObject): number {

@@ -125,7 +125,7 @@ describe('bad input', () => {
     const send = () =>
       c.messages
         .create({
-          model: 'claude-sonnet-4-5',
+          model: 'claude-sonnet-4-6',
           max_tokens: 5,
           messages: [{ role: 'user', content: 'hi' }],
         })

@@ -55,7 +55,7 @@ describe('token and cost accounting', () => {
       {
         upstreams: upstreams(),
         fallbacks: [
-          { from: 'openai', to: [{ upstream: 'anthropic', model: 'claude-sonnet-4-5' }] },
+          { from: 'openai', to: [{ upstream: 'anthropic', model: 'claude-sonnet-4-6' }] },
         ],
       },
       { env },
@@ -103,12 +103,12 @@ describe('token and cost accounting', () => {
     for await (const chunk of stream) expect(chunk.object).toBe('chat.completion.chunk');
     const m = await running().metricsText();
     expect(
-      metric(m, 'aicb_tokens_total{upstream="anthropic",model="claude-sonnet-4-5",kind="input"}'),
+      metric(m, 'aicb_tokens_total{upstream="anthropic",model="claude-sonnet-4-6",kind="input"}'),
     ).toBe(12);
     expect(
-      metric(m, 'aicb_tokens_total{upstream="anthropic",model="claude-sonnet-4-5",kind="output"}'),
+      metric(m, 'aicb_tokens_total{upstream="anthropic",model="claude-sonnet-4-6",kind="output"}'),
     ).toBe(6);
-    // Served by claude-sonnet-4-5 (3 / 15 per million) instead of gpt-4o (2.5 / 10).
+    // Served by claude-sonnet-4-6 (3 / 15 per million) instead of gpt-4o (2.5 / 10).
     expect(metric(m, 'aicb_fallback_cost_usd_total{from="openai",to="anthropic"}')).toBeCloseTo(
       0.000126,
       10,
@@ -149,7 +149,7 @@ describe('token and cost accounting', () => {
       {
         upstreams: upstreams(),
         fallbacks: [
-          { from: 'openai', to: [{ upstream: 'anthropic', model: 'claude-sonnet-4-5' }] },
+          { from: 'openai', to: [{ upstream: 'anthropic', model: 'claude-sonnet-4-6' }] },
         ],
       },
       { env, realClock: true },
@@ -182,7 +182,7 @@ describe('least-cost routing', () => {
           {
             from: 'openai',
             to: [
-              { upstream: 'anthropic', model: 'claude-opus-4-1' },
+              { upstream: 'anthropic', model: 'claude-sonnet-4-6' },
               { upstream: 'local', model: 'llama-3.1-70b' },
             ],
           },
@@ -194,12 +194,16 @@ describe('least-cost routing', () => {
     );
     oa.setDefault({ type: 'status', status: 503 });
     const { response } = await openai()
-      .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+      .chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      })
       .withResponse();
     expect(response.headers.get('x-aicb-upstream')).toBe('local');
-    // Blended (3 × input + output) / 4: claude-opus-4-1 30 vs gpt-4o 4.375 per million, 6.9x.
+    // Blended (3 × input + output) / 4: claude-sonnet-4-6 6 vs gpt-4o-mini 0.2625 per million,
+    // 22.9x; llama-3.1-70b 0.2 is within the limit.
     expect(response.headers.get('x-aicb-attempts')).toBe(
-      'openai:503,anthropic:skipped-too_expensive(claude-opus-4-1 costs 6.9x gpt-4o; limit 3x),local:200',
+      'openai:503,anthropic:skipped-too_expensive(claude-sonnet-4-6 costs 22.9x gpt-4o-mini; limit 3x),local:200',
     );
     expect(an.requests).toHaveLength(0);
   });

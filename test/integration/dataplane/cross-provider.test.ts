@@ -13,7 +13,11 @@ let sc: RunningSidecar;
 
 beforeEach(async () => {
   oa = await startFakeProvider({ api: 'openai', words: 6 });
-  an = await startFakeProvider({ api: 'anthropic', words: 6 });
+  an = await startFakeProvider({
+    api: 'anthropic',
+    words: 6,
+    modelAliases: { 'claude-haiku-4-5': 'claude-haiku-4-5-20251001' },
+  });
   sc = await startSidecar(
     {
       upstreams: [
@@ -32,7 +36,7 @@ beforeEach(async () => {
           to: [
             {
               upstream: 'anthropic',
-              modelMap: { 'gpt-4o-mini': 'claude-haiku-4-5', '*': 'claude-sonnet-4-5' },
+              modelMap: { 'gpt-4o-mini': 'claude-haiku-4-5', '*': 'claude-sonnet-4-6' },
             },
           ],
         },
@@ -84,7 +88,9 @@ describe('OpenAI app, OpenAI down, answered by Anthropic', () => {
       content: 'The circuit is closed and the',
     });
     expect(data.choices[0]?.finish_reason).toBe('stop');
-    expect(data.model).toBe('claude-haiku-4-5');
+    // The body carries the model the provider reports (Anthropic resolves the alias to a dated
+    // snapshot); x-aicb-model the model the sidecar asked for (docs/translation.md).
+    expect(data.model).toBe('claude-haiku-4-5-20251001');
     expect(data.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 });
     expect(response.headers.get('x-aicb-fallback')).toBe('openai->anthropic');
     expect(response.headers.get('x-aicb-model')).toBe('claude-haiku-4-5');
@@ -233,7 +239,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
   it('returns an Anthropic message built from the OpenAI answer', async () => {
     const { data, response } = await anthropicClient()
       .messages.create({
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         max_tokens: 100,
         system: 'Be brief.',
         messages: [{ role: 'user', content: 'hi' }],
@@ -261,7 +267,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
 
   it('streams OpenAI chunks to the Anthropic SDK as Messages events', async () => {
     const stream = anthropicClient().messages.stream({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 100,
       messages: [{ role: 'user', content: 'hi' }],
     });
@@ -284,7 +290,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
       input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } },
     };
     const message = await anthropicClient().messages.create({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 100,
       tools: [tool],
       messages: [{ role: 'user', content: 'Weather in Oslo?' }],
@@ -297,7 +303,7 @@ describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
     });
     const streamed = await anthropicClient()
       .messages.stream({
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         max_tokens: 100,
         tools: [tool],
         messages: [{ role: 'user', content: 'Weather in Oslo?' }],

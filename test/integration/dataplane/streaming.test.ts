@@ -101,7 +101,7 @@ describe('streaming through the sidecar', () => {
       maxRetries: 0,
     });
     const stream = anthropic.messages.stream({
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 100,
       messages: [{ role: 'user', content: 'hi' }],
     });
@@ -171,7 +171,7 @@ describe('streaming through the sidecar', () => {
         'anthropic-version': '2023-06-01',
       },
       body: JSON.stringify({
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         max_tokens: 10,
         stream: true,
         messages: [{ role: 'user', content: 'hi' }],

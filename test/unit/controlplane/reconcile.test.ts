@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { selectorMatches } from '../../../src/controlplane/reconcile/label-selector.ts';
 import {
+  governingPolicy,
   reconcile,
   type PolicyObject,
   type PodObject,
@@ -201,5 +202,81 @@ describe('reconcile', () => {
     });
     expect(second.lastGood.size).toBe(0);
     expect(second.pods.size).toBe(0);
+  });
+
+  it('answers the injector with the policy reconcile assigns, for pods that do not exist yet', () => {
+    const result = reconcile({
+      policies: [
+        policy(
+          'newer',
+          { podSelector: { matchLabels: { app: 'api' } }, upstreams },
+          '2026-02-01T00:00:00Z',
+        ),
+        policy('older', { podSelector: { matchLabels: { tier: 'web' } }, upstreams }),
+      ],
+      pods: [pod('both', { app: 'api', tier: 'web' }), pod('api-only', { app: 'api' })],
+      readSecret,
+      lastGood: new Map(),
+    });
+    for (const [podKey, labels] of [
+      ['shop/both', { app: 'api', tier: 'web' }],
+      ['shop/api-only', { app: 'api' }],
+    ] as const) {
+      expect(governingPolicy(result, 'shop', labels)?.key).toBe(result.pods.get(podKey)?.policy);
+    }
+    expect(governingPolicy(result, 'shop', { app: 'none' })).toBeUndefined();
+    expect(governingPolicy(result, 'other', { app: 'api' })).toBeUndefined();
+  });
+
+  it('tells a shadowed policy which older policy governs the pods it selects', () => {
+    const result = reconcile({
+      policies: [
+        policy('newer', { upstreams }, '2026-02-01T00:00:00Z'),
+        policy('older', { podSelector: { matchLabels: { app: 'api' } }, upstreams }),
+      ],
+      pods: [pod('api-1', { app: 'api' }), pod('web-1', { app: 'web' })],
+      readSecret,
+      lastGood: new Map(),
+    });
+    expect(result.policies.get('shop/newer')).toMatchObject({
+      shadowedBy: ['older'],
+      selected: 2,
+      pods: ['shop/web-1'],
+    });
+    expect(result.policies.get('shop/older')).toMatchObject({ shadowedBy: [], selected: 1 });
+  });
+
+  it('calls a pod ungoverned only when every policy of its namespace has a known selector', () => {
+    const known = reconcile({
+      policies: [policy('egress', { podSelector: { matchLabels: { app: 'api' } }, upstreams })],
+      pods: [pod('api-1', { app: 'api' }), pod('web-1', { app: 'web' }), pod('x', {}, 'other')],
+      readSecret,
+      lastGood: new Map(),
+    });
+    expect([...known.ungoverned].sort()).toEqual(['other/x', 'shop/web-1']);
+    // An invalid policy never accepted: nobody knows whom it meant to select, so nobody in its
+    // namespace is released.
+    const unknown = reconcile({
+      policies: [policy('broken', { upstreams: [] })],
+      pods: [pod('web-1', { app: 'web' }), pod('x', {}, 'other')],
+      readSecret,
+      lastGood: new Map(),
+    });
+    expect([...unknown.ungoverned]).toEqual(['other/x']);
+  });
+
+  it('tells a missing Secret from one the controller may not read, and keeps the upstream names', () => {
+    const result = reconcile({
+      policies: [policy('egress', { upstreams }, undefined, 'locked')],
+      pods: [],
+      readSecret,
+      secretsReadable: (namespace) => namespace !== 'locked',
+      lastGood: new Map(),
+    });
+    expect(result.policies.get('locked/egress')).toMatchObject({
+      accepted: false,
+      reason: 'SecretNotReadable',
+      upstreams: ['openai', 'anthropic'],
+    });
   });
 });

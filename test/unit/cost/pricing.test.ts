@@ -20,11 +20,9 @@ describe('priceOf', () => {
     ['gpt-4.1-nano-2025-04-14', 'gpt-4.1-nano'],
     ['gpt-5-chat-latest', 'gpt-5'],
     ['gpt-5-mini', 'gpt-5-mini'],
-    ['claude-sonnet-4-5', 'claude-sonnet-4-5'],
-    ['claude-sonnet-4-5-20250929', 'claude-sonnet-4-5'],
-    ['claude-sonnet-4-20250514', 'claude-sonnet-4'],
-    ['claude-opus-4-1-20250805', 'claude-opus-4-1'],
-    ['claude-3-5-haiku-latest', 'claude-3-5-haiku'],
+    ['claude-sonnet-4-6', 'claude-sonnet-4-6'],
+    ['claude-haiku-4-5', 'claude-haiku-4-5'],
+    ['claude-haiku-4-5-20251001', 'claude-haiku-4-5'],
     ['gpt-4o-', 'gpt-4o'],
   ])('%s is priced as %s', (model, key) => {
     expect(priceOf(DEFAULT_PRICING, model)?.matched).toBe(key);
@@ -77,9 +75,9 @@ describe('costUsd', () => {
   it.each([
     [{ inputTokens: 1_000_000, outputTokens: 1_000_000 }, 'gpt-4o', 12.5],
     [{ inputTokens: 1000, outputTokens: 500 }, 'gpt-4o-mini', 0.00045],
-    [{ inputTokens: 572, outputTokens: 89 }, 'claude-sonnet-4-5', 0.003051],
+    [{ inputTokens: 572, outputTokens: 89 }, 'claude-sonnet-4-6', 0.003051],
     [{ inputTokens: 4, outputTokens: 0 }, 'text-embedding-3-small', 0.00000008],
-    [{ inputTokens: 0, outputTokens: 0 }, 'claude-opus-4-1', 0],
+    [{ inputTokens: 0, outputTokens: 0 }, 'claude-haiku-4-5', 0],
   ])('%o on %s costs %f USD', (usage, model, usd) => {
     const price = priceOf(DEFAULT_PRICING, model);
     expect(price).toBeDefined();
@@ -114,8 +112,9 @@ describe('blendedPricePerMillion', () => {
       return blendedPricePerMillion(price);
     };
     expect(blended('gpt-4o-mini')).toBeLessThan(blended('gpt-4o'));
-    expect(blended('claude-haiku-4-5')).toBeLessThan(blended('claude-sonnet-4-5'));
-    expect(blended('claude-sonnet-4-5')).toBeLessThan(blended('claude-opus-4-1'));
+    expect(blended('gpt-5-nano')).toBeLessThan(blended('gpt-5-mini'));
+    expect(blended('gpt-5-mini')).toBeLessThan(blended('gpt-5'));
+    expect(blended('claude-haiku-4-5')).toBeLessThan(blended('claude-sonnet-4-6'));
   });
 
   it('never decreases when either price rises', () => {
@@ -172,10 +171,10 @@ describe('policyModelNames', () => {
     const names = policyModelNames({
       openai: [
         { upstream: 'azure', model: null, modelMap: { 'gpt-4o': 'prod-4o' } },
-        { upstream: 'anthropic', model: 'claude-sonnet-4-5', modelMap: null },
+        { upstream: 'anthropic', model: 'claude-sonnet-4-6', modelMap: null },
       ],
       azure: [],
     });
-    expect([...names].sort()).toEqual(['claude-sonnet-4-5', 'gpt-4o', 'prod-4o']);
+    expect([...names].sort()).toEqual(['claude-sonnet-4-6', 'gpt-4o', 'prod-4o']);
   });
 });

@@ -32,7 +32,7 @@ const anthropicMessage = {
   id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
   type: 'message',
   role: 'assistant',
-  model: 'claude-sonnet-4-5-20250929',
+  model: 'claude-haiku-4-5-20251001',
   content: [
     { type: 'text', text: 'Logging it.' },
     // A tool input is a real object and may hold its own "usage" key.

@@ -121,13 +121,13 @@ describe('compilePolicy', () => {
         fallbacks: [
           {
             from: 'openai',
-            to: [{ upstream: 'anthropic', modelMap: { '*': 'claude-sonnet-4-5' } }],
+            to: [{ upstream: 'anthropic', modelMap: { '*': 'claude-sonnet-4-6' } }],
           },
         ],
       }),
     );
     expect(snap.fallbacks).toEqual({
-      openai: [{ upstream: 'anthropic', model: null, modelMap: { '*': 'claude-sonnet-4-5' } }],
+      openai: [{ upstream: 'anthropic', model: null, modelMap: { '*': 'claude-sonnet-4-6' } }],
       anthropic: [],
     });
     expect(snap.upstreams[1]?.apiVersion).toBe('2023-06-01');

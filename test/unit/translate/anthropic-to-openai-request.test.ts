@@ -34,7 +34,7 @@ function skipReason(body: LegacyParams | Record<string, unknown>): string {
 }
 
 const hello = {
-  model: 'claude-sonnet-4-5',
+  model: 'claude-sonnet-4-6',
   max_tokens: 1024,
   messages: [{ role: 'user', content: 'Hello, Claude' }],
 } satisfies MessageCreateParamsBase;
@@ -42,7 +42,7 @@ const hello = {
 describe('anthropicMessagesToOpenai: conversation', () => {
   it('puts the system prompt first and keeps the turns', () => {
     const body = {
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       max_tokens: 512,
       system: 'You are a terse assistant.',
       messages: [
@@ -471,7 +471,7 @@ describe('anthropicMessagesToOpenai: targets that cannot answer faithfully are s
     ],
     [
       'no max_tokens',
-      { model: 'claude-sonnet-4-5', messages: hello.messages },
+      { model: 'claude-sonnet-4-6', messages: hello.messages },
       'max_tokens is required',
     ],
     [

@@ -25,7 +25,7 @@ const base = {
   id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
   object: 'chat.completion.chunk',
   created: CREATED,
-  model: 'claude-sonnet-4-5-20250929',
+  model: 'claude-haiku-4-5-20251001',
 } as const;
 
 function chunk(

@@ -9,7 +9,7 @@ import {
   type OpenaiToAnthropicOptions,
 } from '../../../src/dataplane/providers/translate/index.ts';
 
-const TARGET = 'claude-sonnet-4-5';
+const TARGET = 'claude-sonnet-4-6';
 
 /** Translates and insists on success; the result must also be a valid SDK request shape. */
 function translate(

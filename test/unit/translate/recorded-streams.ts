@@ -13,7 +13,7 @@ export const anthropicToolStream = [
       id: 'msg_01XFDUDYJgAACzvnptvVoYEL',
       type: 'message',
       role: 'assistant',
-      model: 'claude-sonnet-4-5-20250929',
+      model: 'claude-haiku-4-5-20251001',
       content: [],
       stop_reason: null,
       stop_sequence: null,

@@ -142,7 +142,7 @@ describe('request round trips', () => {
         stop,
         (system, messages, max, stopSequences) => {
           const original: Record<string, unknown> = {
-            model: 'claude-sonnet-4-5',
+            model: 'claude-sonnet-4-6',
             max_tokens: max,
             messages,
           };

@@ -29,7 +29,7 @@ const anthropicToolAnswer = {
   id: 'msg_01Aq9w938a90dw8q',
   type: 'message',
   role: 'assistant',
-  model: 'claude-sonnet-4-5-20250929',
+  model: 'claude-haiku-4-5-20251001',
   container: null,
   diagnostics: null,
   stop_details: null,
@@ -75,7 +75,7 @@ describe('anthropicMessageToOpenai', () => {
       id: 'msg_01Aq9w938a90dw8q',
       object: 'chat.completion',
       created: NOW,
-      model: 'claude-sonnet-4-5-20250929',
+      model: 'claude-haiku-4-5-20251001',
       choices: [
         {
           index: 0,
@@ -113,7 +113,7 @@ describe('anthropicMessageToOpenai', () => {
       id: 'msg_fake1',
       type: 'message',
       role: 'assistant',
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       content: [{ type: 'text', text: 'The circuit is closed' }],
       stop_reason: 'end_turn',
       stop_sequence: null,

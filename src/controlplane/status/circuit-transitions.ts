@@ -1,0 +1,94 @@
+/**
+ * What changed for a policy's circuits between two looks at its sidecars, as a pure function:
+ * the fleet picture before, the sidecars' reports now, the policy-level transitions out. A
+ * circuit is open for the policy while it is open in at least one sidecar, so it opens once
+ * (in the first sidecar) and closes once (in the last one), however many pods run the policy.
+ * The transition writer turns the result into Events and alerts.
+ */
+import type { AlertCounts, AlertEventKind } from '../../alerts/index.ts';
+import type { CircuitAggregate } from './policy-status.ts';
+
+/** One circuit of a policy as last seen: open somewhere or not, and since when. */
+export interface CircuitPicture {
+  readonly open: boolean;
+  readonly sinceWallMs: number;
+}
+
+/** The fleet picture of one policy, by `upstream/endpoint`. */
+export type PolicyCircuits = ReadonlyMap<string, CircuitPicture>;
+
+/** A policy-level transition, everything an Event and an alert say about it. */
+export interface CircuitTransition {
+  readonly event: AlertEventKind;
+  readonly policy: { readonly namespace: string; readonly name: string };
+  readonly upstream: string;
+  readonly endpoint: string;
+  readonly fromState: string;
+  readonly toState: string;
+  /** Machine reason, as in the alert payload. */
+  readonly reason: string;
+  readonly counts: AlertCounts;
+  /** For `closed`: how long the circuit was open somewhere in the fleet. */
+  readonly outageDurationMs?: number;
+  /** Wall time of the transition. */
+  readonly atWallMs: number;
+}
+
+export interface CircuitDiffInput {
+  readonly policy: { readonly namespace: string; readonly name: string };
+  /** The picture of the previous look; undefined right after this replica started leading. */
+  readonly previous: PolicyCircuits | undefined;
+  readonly circuits: readonly CircuitAggregate[];
+  /** Sidecars of the policy that are connected. */
+  readonly sidecars: number;
+  readonly nowWallMs: number;
+}
+
+export interface CircuitDiff {
+  readonly next: PolicyCircuits;
+  readonly transitions: readonly CircuitTransition[];
+}
+
+/**
+ * Compares the picture with the reports. Without a previous picture (a new leader) the current
+ * state is taken as it is: nothing that happened before this replica led is announced again.
+ */
+export function diffCircuits(input: CircuitDiffInput): CircuitDiff {
+  const { previous, nowWallMs } = input;
+  const next = new Map<string, CircuitPicture>();
+  const transitions: CircuitTransition[] = [];
+  for (const c of input.circuits) {
+    const id = `${c.upstream}/${c.endpoint}`;
+    const open = c.openSidecars > 0;
+    const before = previous?.get(id);
+    next.set(id, { open, sinceWallMs: before?.open === open ? before.sinceWallMs : nowWallMs });
+    if (previous === undefined || (before?.open ?? false) === open) continue;
+    const common = {
+      policy: input.policy,
+      upstream: c.upstream,
+      endpoint: c.endpoint,
+      atWallMs: nowWallMs,
+    };
+    transitions.push(
+      open
+        ? {
+            ...common,
+            event: 'opened',
+            fromState: 'closed',
+            toState: 'open',
+            reason: 'circuit_opened_in_fleet',
+            counts: { sidecars: input.sidecars, openSidecars: c.openSidecars },
+          }
+        : {
+            ...common,
+            event: 'closed',
+            fromState: 'open',
+            toState: 'closed',
+            reason: 'circuit_closed_in_fleet',
+            counts: { sidecars: input.sidecars, openSidecars: 0 },
+            ...(before === undefined ? {} : { outageDurationMs: nowWallMs - before.sinceWallMs }),
+          },
+    );
+  }
+  return { next, transitions };
+}

@@ -1,0 +1,106 @@
+/**
+ * The leader's status pass: for every policy, the status computed from the last reconcile and
+ * what its sidecars acknowledged and reported, written through the status subresource; then the
+ * policy-level circuit transitions since the previous pass, announced as Events and alerts.
+ * Passes are debounced (sidecar reports arrive in bursts) and run only while leading.
+ */
+import type { Clock } from '../../shared/clock.ts';
+import type { SidecarHub, SidecarSession } from '../delivery/sidecar-hub.ts';
+import { policySubject } from '../kube/event-recorder.ts';
+import type { PolicyObject } from '../kube/resources.ts';
+import type { StatusWriter } from '../kube/status-writer.ts';
+import type { ReconcileResult } from '../reconcile/reconcile.ts';
+import { diffCircuits, type PolicyCircuits } from './circuit-transitions.ts';
+import { aggregateCircuits, computePolicyStatus } from './policy-status.ts';
+import type { TransitionWriter } from './transition-writer.ts';
+
+export interface StatusPublisherOptions {
+  readonly clock: Clock;
+  readonly hub: SidecarHub;
+  /** The last reconcile's result, if any. */
+  readonly result: () => ReconcileResult | undefined;
+  /** The policy object as the informer has it (its current status is the write baseline). */
+  readonly policy: (namespace: string, name: string) => PolicyObject | undefined;
+  /** False while a namespace's Secrets are not listed yet: "not found" would be a guess. */
+  readonly secretsSynced: (namespace: string) => boolean;
+  readonly statusWriter: Pick<StatusWriter, 'write'>;
+  readonly transitions: TransitionWriter;
+  readonly isLeader: () => boolean;
+  /** Debounce of passes. Default 200 ms. */
+  readonly debounceMs?: number;
+}
+
+export class StatusPublisher {
+  readonly #o: StatusPublisherOptions;
+  /** The fleet circuit picture per policy key, as of the previous pass. */
+  readonly #pictures = new Map<string, PolicyCircuits>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: StatusPublisherOptions) {
+    this.#o = options;
+  }
+
+  /** Schedules a pass (one per debounce window, however many calls). */
+  schedule(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.publish();
+    }, this.#o.debounceMs ?? 200);
+  }
+
+  /** A new leader takes the circuit picture as it is, without alerting for what came before. */
+  resetPictures(): void {
+    this.#pictures.clear();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One pass now (the debounced timer calls it). */
+  publish(): void {
+    const result = this.#o.result();
+    if (result === undefined || !this.#o.isLeader()) return;
+    const now = this.#o.clock.wallMs();
+    const sessionsByPolicy = new Map<string, SidecarSession[]>();
+    for (const session of this.#o.hub.sessions()) {
+      const policy = result.pods.get(session.pod)?.policy;
+      if (policy === undefined) continue;
+      const list = sessionsByPolicy.get(policy) ?? [];
+      list.push(session);
+      sessionsByPolicy.set(policy, list);
+    }
+    for (const [key, verdict] of result.policies) {
+      const [namespace = '', name = ''] = key.split('/');
+      const object = this.#o.policy(namespace, name);
+      if (object === undefined) continue;
+      if (!this.#o.secretsSynced(namespace)) continue;
+      const snapshot = verdict.accepted ? verdict.snapshot : verdict.lastGood;
+      const sessions = sessionsByPolicy.get(key) ?? [];
+      const status = computePolicyStatus({
+        verdict,
+        upstreams: snapshot?.upstreams.map((u) => u.name) ?? [],
+        sessions,
+        expectedHash: snapshot?.hash,
+        nowWallMs: now,
+      });
+      void this.#o.statusWriter.write({ namespace, name }, status, object.status);
+      const diff = diffCircuits({
+        policy: { namespace, name },
+        previous: this.#pictures.get(key),
+        circuits: aggregateCircuits(sessions),
+        sidecars: sessions.length,
+        nowWallMs: now,
+      });
+      this.#pictures.set(key, diff.next);
+      this.#o.transitions.write(policySubject(object), diff.transitions);
+    }
+    for (const key of this.#pictures.keys()) {
+      if (!result.policies.has(key)) this.#pictures.delete(key);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { diffCircuits } from '../../../src/controlplane/status/circuit-transitions.ts';
+import type { CircuitAggregate } from '../../../src/controlplane/status/policy-status.ts';
+import { eventOf } from '../../../src/controlplane/status/transition-writer.ts';
+
+const policy = { namespace: 'shop', name: 'egress' };
+const circuit = (openSidecars: number): CircuitAggregate => ({
+  upstream: 'openai',
+  endpoint: 'chat',
+  state: openSidecars > 0 ? 'open' : 'closed',
+  openSidecars,
+  openings: openSidecars,
+  lastTransitionWallMs: null,
+});
+
+describe('policy-level circuit transitions', () => {
+  it('announces nothing on the first look (a new leader takes the picture as it is)', () => {
+    const first = diffCircuits({
+      policy,
+      previous: undefined,
+      circuits: [circuit(2)],
+      sidecars: 3,
+      nowWallMs: 1000,
+    });
+    expect(first.transitions).toEqual([]);
+    expect(first.next.get('openai/chat')).toEqual({ open: true, sinceWallMs: 1000 });
+  });
+
+  it('opens once in the first sidecar and closes once in the last, with the outage length', () => {
+    let previous = diffCircuits({
+      policy,
+      previous: undefined,
+      circuits: [circuit(0)],
+      sidecars: 3,
+      nowWallMs: 0,
+    }).next;
+    const opened = diffCircuits({
+      policy,
+      previous,
+      circuits: [circuit(1)],
+      sidecars: 3,
+      nowWallMs: 1000,
+    });
+    expect(opened.transitions).toEqual([
+      expect.objectContaining({ event: 'opened', counts: { sidecars: 3, openSidecars: 1 } }),
+    ]);
+    previous = opened.next;
+    const more = diffCircuits({
+      policy,
+      previous,
+      circuits: [circuit(3)],
+      sidecars: 3,
+      nowWallMs: 2000,
+    });
+    expect(more.transitions).toEqual([]);
+    previous = more.next;
+    const closed = diffCircuits({
+      policy,
+      previous,
+      circuits: [circuit(0)],
+      sidecars: 3,
+      nowWallMs: 61_000,
+    });
+    expect(closed.transitions).toEqual([
+      expect.objectContaining({ event: 'closed', outageDurationMs: 60_000, atWallMs: 61_000 }),
+    ]);
+    const [openedTransition] = opened.transitions;
+    const [closedTransition] = closed.transitions;
+    if (openedTransition === undefined || closedTransition === undefined)
+      throw new Error('missing');
+    expect(eventOf(openedTransition)).toEqual({
+      type: 'Warning',
+      reason: 'CircuitOpened',
+      message: 'Circuit openai/chat opened in 1 of 3 sidecars',
+    });
+    expect(eventOf(closedTransition)?.reason).toBe('CircuitClosed');
+  });
+});
