@@ -575,9 +575,16 @@ export const ALERT_EVENTS = ['opened', 'halfOpen', 'closed', 'allTargetsOpen'] a
 
 const Alerting = z
   .strictObject({
-    on: z.array(z.enum(ALERT_EVENTS)).max(4).default(['opened', 'closed', 'allTargetsOpen']).meta({
-      description: 'Transitions that raise an alert: opened, halfOpen, closed, allTargetsOpen.',
-    }),
+    // Not `on`: YAML 1.1 (what Kubernetes reads) turns a bare `on:` key into `true`
+    // (docs/adr/0005-alerting-events-not-on.md).
+    events: z
+      .array(z.enum(ALERT_EVENTS))
+      .max(4)
+      .default(['opened', 'closed', 'allTargetsOpen'])
+      .meta({
+        description:
+          'Transitions that raise an alert: opened, halfOpen, closed, allTargetsOpen. (Named events, not on: YAML 1.1 reads a bare on: key as true.)',
+      }),
     webhooks: z
       .array(
         z.strictObject({

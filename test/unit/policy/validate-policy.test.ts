@@ -64,6 +64,24 @@ describe('validatePolicy', () => {
     );
   });
 
+  it('points the old alerting.on, quoted or bare, at alerting.events', () => {
+    const upstreams =
+      '  upstreams: [{ name: openai, provider: openai, baseURL: https://a.example }]';
+    for (const key of ['on', "'on'"]) {
+      const text = `apiVersion: aicircuit.io/v1alpha1\nkind: AICircuitPolicy\nmetadata: { name: p }\nspec:\n${upstreams}\n  alerting:\n    ${key}: [opened]\n`;
+      const [doc] = parsePolicyDocuments(text);
+      expect(doc?.result.ok).toBe(false);
+      if (doc === undefined || doc.result.ok) continue;
+      expect(formatProblems(doc.result.problems)).toMatch(
+        /^spec\.alerting: unknown field "(true|on)" \(alerting\.on is now alerting\.events/,
+      );
+    }
+    const [ok] = parsePolicyDocuments(
+      `apiVersion: aicircuit.io/v1alpha1\nkind: AICircuitPolicy\nmetadata: { name: p }\nspec:\n${upstreams}\n  alerting:\n    events: [opened]\n`,
+    );
+    expect(ok?.result.ok).toBe(true);
+  });
+
   it('never echoes a misplaced secret into the error', () => {
     const result = validatePolicy({
       ...base,
