@@ -809,7 +809,10 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.fallbacks) || self.fallbacks.all(f, self.upstreams.exists(u, u.name == f.from))',
       message: 'fallbacks[].from must name one of spec.upstreams',
       fieldPath: '.fallbacks',
-      reads: [['fallbacks', '*', 'from'], ['upstreams', '*', 'name']],
+      reads: [
+        ['fallbacks', '*', 'from'],
+        ['upstreams', '*', 'name'],
+      ],
       check: (v) =>
         (v.fallbacks ?? []).flatMap((f, i) =>
           v.upstreams.some((u) => u.name === f.from)
@@ -821,7 +824,10 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.fallbacks) || self.fallbacks.all(f, f.to.all(t, self.upstreams.exists(u, u.name == t.upstream)))',
       message: 'fallback targets must name one of spec.upstreams',
       fieldPath: '.fallbacks',
-      reads: [['fallbacks', '*', 'to', '*', 'upstream'], ['upstreams', '*', 'name']],
+      reads: [
+        ['fallbacks', '*', 'to', '*', 'upstream'],
+        ['upstreams', '*', 'name'],
+      ],
       check: (v) =>
         (v.fallbacks ?? []).flatMap((f, i) =>
           f.to.flatMap((t, j) =>
@@ -852,7 +858,10 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.overrides) || self.overrides.all(o, self.upstreams.exists(u, u.name == o.upstream))',
       message: 'overrides[].upstream must name one of spec.upstreams',
       fieldPath: '.overrides',
-      reads: [['overrides', '*', 'upstream'], ['upstreams', '*', 'name']],
+      reads: [
+        ['overrides', '*', 'upstream'],
+        ['upstreams', '*', 'name'],
+      ],
       check: (v) =>
         (v.overrides ?? []).flatMap((o, i) =>
           v.upstreams.some((u) => u.name === o.upstream)
