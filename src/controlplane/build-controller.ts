@@ -183,6 +183,7 @@ export function buildController(options: ControllerOptions): Controller {
     secretsSynced: (namespace) => secrets.synced(namespace),
     statusWriter,
     transitions: new TransitionWriter({ events, alerts }),
+    events,
     isLeader,
   });
   const snapshots = new SnapshotFanout({
@@ -200,7 +201,7 @@ export function buildController(options: ControllerOptions): Controller {
   const delivery = buildDeliveryServer({
     hub,
     review: (token) => reviewer.review(token),
-    podUid: (namespace, name) => pods.uid(namespace, name),
+    findPod: (namespace, name) => pods.find(namespace, name),
     serving: () => elector.isLeader && !stopped,
     onConnected: (pod) => {
       snapshots.connected(pod);

@@ -61,7 +61,7 @@ export class ControllerMetrics {
 
   readonly authFailures = new Counter({
     name: 'aicb_controller_auth_failures_total',
-    help: 'Sidecar requests refused at authentication, by reason.',
+    help: 'Sidecar requests refused at authentication, by reason (no_token, rejected, not_pod_bound, unknown_pod, not_injected).',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

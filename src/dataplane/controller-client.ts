@@ -86,7 +86,10 @@ export class ControllerClient {
       headersTimeout: 10_000,
     });
     await this.#restorePersisted();
-    this.#unsubscribe = this.#o.sidecar.runtime.circuits.registry.events.on('stateChange', (e) => {
+    const registry = this.#o.sidecar.runtime.circuits.registry;
+    this.#unsubscribe = registry.events.on('stateChange', (e) => {
+      // The counts as the transition left them: what tripped the circuit, for Events and alerts.
+      const state = registry.peek(e.key)?.getState();
       this.#transitions.push({
         key: e.key,
         from: e.from,
@@ -94,6 +97,15 @@ export class ControllerClient {
         reason: e.reason,
         openForMs: e.openForMs ?? null,
         atWallMs: e.atWallMs,
+        ...(state === undefined
+          ? {}
+          : {
+              counts: {
+                consecutiveFailures: state.consecutive,
+                windowFailures: state.windowFailures,
+                windowCalls: state.windowCalls,
+              },
+            }),
       });
       if (e.to === 'open' || e.to === 'forced_open')
         this.#openings.set(e.key, (this.#openings.get(e.key) ?? 0) + 1);

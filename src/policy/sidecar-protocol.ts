@@ -54,6 +54,13 @@ export const CircuitReportSchema = z.strictObject({
   lastTransitionWallMs: z.number().nullable(),
 });
 
+/** The breaker's counts when a transition happened (what tripped it), for Events and alerts. */
+export const TransitionCountsSchema = z.strictObject({
+  consecutiveFailures: z.number().int().min(0),
+  windowFailures: z.number().int().min(0),
+  windowCalls: z.number().int().min(0),
+});
+
 export const TransitionReportSchema = z.strictObject({
   key: z.string().max(600),
   from: z.string().max(32),
@@ -61,6 +68,8 @@ export const TransitionReportSchema = z.strictObject({
   reason: z.string().max(64),
   openForMs: z.number().nullable(),
   atWallMs: z.number(),
+  /** Absent from sidecars older than the field; the controller then reports no counts. */
+  counts: TransitionCountsSchema.optional(),
 });
 
 export const ReportSchema = z.strictObject({
@@ -76,6 +85,7 @@ export type FleetMessage = z.output<typeof FleetMessageSchema>;
 export type Ack = z.output<typeof AckSchema>;
 export type CircuitReport = z.output<typeof CircuitReportSchema>;
 export type TransitionReport = z.output<typeof TransitionReportSchema>;
+export type TransitionCounts = z.output<typeof TransitionCountsSchema>;
 export type Report = z.output<typeof ReportSchema>;
 
 export { SNAPSHOT_SCHEMA_VERSION };

@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
-import type { Ack, FleetMessage, Report } from '../../policy/sidecar-protocol.ts';
+import type { Ack, FleetMessage, Report, TransitionReport } from '../../policy/sidecar-protocol.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Emitter } from '../../shared/emitter.ts';
 
@@ -22,6 +22,11 @@ export interface SidecarSession {
   rejectedHash: string | undefined;
   problems: readonly string[];
   report: Report | undefined;
+  /**
+   * The last transition this sidecar reported per circuit (`upstream/endpoint`), kept across
+   * reports: why a circuit opened (reason, counts) outlives the report that said so.
+   */
+  readonly lastTransitions: Map<string, TransitionReport>;
 }
 
 interface Connection {
@@ -81,6 +86,7 @@ export class SidecarHub {
       rejectedHash: undefined,
       problems: [],
       report: undefined,
+      lastTransitions: new Map(),
     };
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -160,6 +166,10 @@ export class SidecarHub {
     const session = this.#connections.get(pod)?.session;
     if (session === undefined) return false;
     session.report = report;
+    const circuitOf = new Map(report.circuits.map((c) => [c.key, `${c.upstream}/${c.endpoint}`]));
+    for (const t of report.transitions) {
+      session.lastTransitions.set(circuitOf.get(t.key) ?? circuitIdOfKey(t.key), t);
+    }
     this.events.emit({ kind: 'report', session, report });
     return true;
   }
@@ -171,4 +181,13 @@ export class SidecarHub {
       res.end();
     }
   }
+}
+
+/**
+ * `upstream/endpoint` of a breaker key the report's circuit list does not name (an evicted
+ * circuit): keys are `upstream`, `upstream/endpoint` or `upstream/endpoint/model`.
+ */
+function circuitIdOfKey(key: string): string {
+  const [upstream = key, endpoint = 'all'] = key.split('/');
+  return `${upstream}/${endpoint}`;
 }
