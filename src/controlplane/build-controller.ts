@@ -190,10 +190,12 @@ export function buildController(options: ControllerOptions): Controller {
     hub,
     clock,
     metrics,
+    logger,
     result: () => loop.result,
     reconcile: () => {
       loop.schedule();
     },
+    canRelease: () => policies.health().synced,
   });
   const fleet = new FleetFanout({ hub, clock, logger, metrics, result: () => loop.result });
   const leaderLabel = new LeaderLabel({ api: clients.core, self: options.self, logger });
@@ -266,6 +268,7 @@ export function buildController(options: ControllerOptions): Controller {
           return;
         case 'disconnected':
           pods.forget(e.session.pod);
+          snapshots.countReleased();
           status.schedule();
           return;
         case 'ack':
@@ -302,6 +305,13 @@ export function buildController(options: ControllerOptions): Controller {
     });
     policies.start();
     watchedPods.start();
+    // With no policy at all the list emits no change; a pass is still due to release sidecars.
+    policies.synced.then(
+      () => {
+        loop.schedule();
+      },
+      () => undefined,
+    );
     // A restarted replica may still carry the label from an earlier leadership.
     await leaderLabel.setSelf(false);
     elector.start();

@@ -8,9 +8,11 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
+import { passThroughSnapshot } from '../policy/pass-through-snapshot.ts';
 import {
   FleetMessageSchema,
   PROTOCOL_PATHS,
+  ReleaseMessageSchema,
   SCHEMA_VERSION_HEADER,
   SNAPSHOT_SCHEMA_VERSION,
   SnapshotMessageSchema,
@@ -248,6 +250,10 @@ export class ControllerClient {
       await this.#report();
       return;
     }
+    if (name === 'release') {
+      await this.#release(data);
+      return;
+    }
     if (name === 'fleet') {
       const parsed = FleetMessageSchema.safeParse(safeJson(data));
       if (!parsed.success) return;
@@ -264,6 +270,36 @@ export class ControllerClient {
         );
       }
     }
+  }
+
+  /**
+   * No policy governs this pod any more: keep serving, but as a transparent pass-through
+   * (pass-through-snapshot.ts), persisted so a restart does not bring the old policy back, and
+   * with the policy's resolved Secrets gone from memory and disk.
+   */
+  async #release(data: string): Promise<void> {
+    const parsed = ReleaseMessageSchema.safeParse(safeJson(data));
+    if (!parsed.success) return;
+    const current = this.#o.sidecar.runtime.snapshot;
+    if (current === undefined) {
+      this.#o.logger.info('no policy governs this pod; waiting for one');
+      return;
+    }
+    if (current.passThrough !== undefined) return;
+    const released = passThroughSnapshot(current, this.#o.clock.wallMs());
+    const result = this.#o.sidecar.applySnapshot(released);
+    if (!result.applied) {
+      // A bug: the derived snapshot must be valid. Keep the policy rather than fail open silently.
+      this.#o.logger.error({ problems: result.problems }, 'could not switch to pass-through');
+      return;
+    }
+    const former = released.passThrough?.formerPolicy;
+    this.#o.logger.warn(
+      { formerPolicy: former === undefined ? undefined : `${former.namespace}/${former.name}` },
+      'no policy governs this pod any more: passing requests through unchanged',
+    );
+    await this.#persist(released);
+    await this.#report();
   }
 
   async #report(): Promise<void> {

@@ -3,7 +3,9 @@
  *
  * Controller → sidecar: one long-lived server-sent-events stream (GET /v1/stream) carrying
  * `snapshot` events (the compiled policy for this pod), `fleet` events (shared fleet mode: a
- * circuit another sidecar opened) and heartbeats. Sidecar → controller: short POSTs
+ * circuit another sidecar opened), `release` events (no policy governs this pod any more; the
+ * sidecar turns into a pass-through) and heartbeats. A sidecar ignores event names it does not
+ * know, so new ones can be added without a new schema version. Sidecar → controller: short POSTs
  * acknowledging or rejecting each snapshot (/v1/ack) and reporting circuit state (/v1/report).
  * Both sides validate what they receive against these schemas.
  */
@@ -34,6 +36,11 @@ export const FleetMessageSchema = z.strictObject({
   origin: z.string().max(300),
   /** Hash of the policy this applies to; sidecars running another version ignore it. */
   policyHash: z.string(),
+});
+
+export const ReleaseMessageSchema = z.strictObject({
+  /** The policy that governed the pod before, when the controller still knew it. */
+  formerPolicy: z.strictObject({ namespace: z.string(), name: z.string() }).nullable(),
 });
 
 export const AckSchema = z.strictObject({
@@ -82,6 +89,7 @@ export const ReportSchema = z.strictObject({
 
 export type SnapshotMessage = z.output<typeof SnapshotMessageSchema>;
 export type FleetMessage = z.output<typeof FleetMessageSchema>;
+export type ReleaseMessage = z.output<typeof ReleaseMessageSchema>;
 export type Ack = z.output<typeof AckSchema>;
 export type CircuitReport = z.output<typeof CircuitReportSchema>;
 export type TransitionReport = z.output<typeof TransitionReportSchema>;

@@ -187,4 +187,18 @@ export async function metricValue(controller: Controller, series: string): Promi
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
+/** A real pino logger whose JSON lines are kept, so tests can assert what was logged. */
+export function capturingLogger(level = 'info'): { logger: Logger; lines: () => string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level,
+    destination: {
+      write(line: string) {
+        lines.push(line);
+      },
+    },
+  });
+  return { logger, lines: () => lines };
+}
+
 export type { Logger };
