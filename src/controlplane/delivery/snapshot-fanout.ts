@@ -67,7 +67,10 @@ export class SnapshotFanout {
     }
     if (result !== undefined && this.#release(result, pod)) {
       this.countReleased();
-      this.#o.logger.info({ pod }, 'no policy governs this pod: its sidecar passes requests through');
+      this.#o.logger.info(
+        { pod },
+        'no policy governs this pod: its sidecar passes requests through',
+      );
       return;
     }
     this.#o.reconcile();
@@ -82,8 +85,6 @@ export class SnapshotFanout {
 
   /** Refreshes the gauge of released sidecars (after pushes, releases and disconnects). */
   countReleased(): void {
-    this.#o.metrics.releasedSidecars.set(
-      this.#o.hub.sessions().filter((s) => s.released).length,
-    );
+    this.#o.metrics.releasedSidecars.set(this.#o.hub.sessions().filter((s) => s.released).length);
   }
 }
