@@ -1,14 +1,21 @@
 /**
  * `aicb validate -f FILE`: the cluster's validation, offline. Prints every problem with its
  * document and field path; exit 0 when every document is valid, 1 when any is not, 2 on usage
- * errors (missing or unreadable file).
+ * errors (missing or unreadable file). Valid documents may carry warnings (an override whose
+ * `until` has passed, a retired model), printed but not failing the run.
  */
 import { parseArgs } from 'node:util';
+import { compilePolicy } from '../policy/compile-snapshot.ts';
 import { parsePolicyDocuments } from '../policy/parse-policy-documents.ts';
+import { policyWarnings } from '../policy/policy-warnings.ts';
 import { formatProblems } from '../policy/validate-policy.ts';
 import type { CommandIo } from './command-io.ts';
 
-export function runValidate(args: readonly string[], io: CommandIo): number {
+export function runValidate(
+  args: readonly string[],
+  io: CommandIo,
+  now: number = Date.now(),
+): number {
   let files: string[];
   try {
     const parsed = parseArgs({
@@ -48,7 +55,11 @@ export function runValidate(args: readonly string[], io: CommandIo): number {
           ? `${file} (document ${doc.index}, ${doc.label})`
           : `${file} (${doc.label})`;
       if (doc.result.ok) {
-        io.out(`${where}: valid\n`);
+        // Valid, but perhaps not doing what was meant (an expired override, a retired model).
+        const warnings = policyWarnings(compilePolicy(doc.result.policy), now);
+        const n = warnings.length;
+        io.out(`${where}: valid${n === 0 ? '' : `, ${n} warning${n === 1 ? '' : 's'}`}\n`);
+        if (n > 0) io.out(`${indent(formatProblems(warnings), '  warning: ')}\n`);
       } else {
         invalid++;
         const n = doc.result.problems.length;
@@ -60,9 +71,9 @@ export function runValidate(args: readonly string[], io: CommandIo): number {
   return invalid === 0 ? 0 : 1;
 }
 
-function indent(text: string): string {
+function indent(text: string, prefix = '  '): string {
   return text
     .split('\n')
-    .map((line) => `  ${line}`)
+    .map((line) => `${prefix}${line}`)
     .join('\n');
 }

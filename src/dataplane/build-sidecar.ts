@@ -10,12 +10,14 @@ import {
   SNAPSHOT_SCHEMA_VERSION,
   type PolicySnapshot,
 } from '../policy/snapshot.ts';
+import type { PolicyWarning } from '../policy/policy-warnings.ts';
 import { formatFieldPath } from '../policy/validate-policy.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { CircuitAlerts } from './circuit-alerts.ts';
 import { circuitHealth } from './circuit-health.ts';
 import { handleProxyRequest, guessFormat, sendError } from './forward/proxy-handler.ts';
+import { loadWarnings } from './load-warnings.ts';
 import { observeCircuits } from './observe-circuits.ts';
 import { SidecarMetrics } from './sidecar-metrics.ts';
 import { SidecarRuntime } from './sidecar-runtime.ts';
@@ -38,7 +40,12 @@ export interface SidecarOptions {
 }
 
 export type ApplyResult =
-  | { readonly applied: true; readonly changed: boolean }
+  | {
+      readonly applied: true;
+      readonly changed: boolean;
+      /** What in the applied policy will not work as written here (logged at warn). */
+      readonly warnings: readonly PolicyWarning[];
+    }
   | { readonly applied: false; readonly problems: readonly string[] };
 
 export interface Sidecar {
@@ -179,10 +186,23 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     const previous = runtime.snapshot;
     if (previous?.hash === snapshot.hash) {
       metrics.configReloads.inc({ result: 'unchanged' });
-      return { applied: true, changed: false };
+      return { applied: true, changed: false, warnings: [] };
     }
     runtime.apply(snapshot);
     alerts?.configure(snapshot);
+    // Every load says what will not work as written: a silent start-up with a missing key was
+    // a fallback that never happened.
+    const warnings = loadWarnings(snapshot, {
+      resolve: runtime.resolve,
+      nowWallMs: clock.wallMs(),
+      alerting: alerts !== undefined,
+    });
+    for (const w of warnings) {
+      logger.warn(
+        { policy: `${snapshot.policy.namespace}/${snapshot.policy.name}`, field: w.path },
+        `policy warning: ${w.path}: ${w.message}`,
+      );
+    }
     metrics.configReloads.inc({ result: 'applied' });
     metrics.configInfo.reset();
     metrics.configInfo.set(
@@ -192,7 +212,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       },
       1,
     );
-    return { applied: true, changed: true };
+    return { applied: true, changed: true, warnings };
   }
 
   return {

@@ -20,7 +20,6 @@ export class CircuitAlerts {
   readonly dispatcher: AlertDispatcher;
   readonly #runtime: SidecarRuntime;
   readonly #clock: Clock;
-  readonly #logger: Logger;
   readonly #sourceId: string;
   /** Wall time each circuit first opened in its current outage, for the recovery message. */
   readonly #outageStart = new Map<string, number>();
@@ -34,7 +33,6 @@ export class CircuitAlerts {
   }) {
     this.#runtime = options.runtime;
     this.#clock = options.clock;
-    this.#logger = options.logger;
     this.#sourceId = options.sourceId;
     this.dispatcher = new AlertDispatcher({ logger: options.logger, clock: options.clock });
     this.#unsubscribe = options.runtime.circuits.registry.events.on('stateChange', (e) => {
@@ -42,18 +40,15 @@ export class CircuitAlerts {
     });
   }
 
-  /** Points the dispatcher at the policy's targets (on every policy load). */
+  /**
+   * Points the dispatcher at the policy's targets (on every policy load). A target whose URL
+   * cannot be read is left out; the load warnings (load-warnings.ts) name its variable or file.
+   */
   configure(snapshot: PolicySnapshot): void {
-    const { targets, unresolved } = alertTargetsOf(
+    const { targets } = alertTargetsOf(
       snapshot.alerting,
       (ref) => this.#runtime.resolve(ref) ?? null,
     );
-    for (const u of unresolved) {
-      this.#logger.warn(
-        { target: u.kind, index: u.index },
-        'alert target URL cannot be resolved here; it is skipped',
-      );
-    }
     this.dispatcher.configure({
       on: snapshot.alerting.on,
       dedupWindowMs: snapshot.alerting.dedupWindowMs,

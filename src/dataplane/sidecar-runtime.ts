@@ -106,15 +106,6 @@ export class SidecarRuntime {
       if (upstreams.has(name)) budget.configure(snapshot.retry.budget);
       else this.#retryBudgets.delete(name);
     }
-    for (const u of snapshot.upstreams) {
-      if (u.apiKey?.source === 'secret') {
-        this.#options.logger.warn(
-          { upstream: u.name, secret: u.apiKey.name },
-          'apiKey.secretKeyRef needs the controller to resolve it; as a fallback target this upstream ' +
-            'can only reuse the caller credentials of the same provider (use apiKey.env or apiKey.file in standalone mode)',
-        );
-      }
-    }
   }
 
   /** The retry budget of one upstream target (retries at most a share of its requests). */

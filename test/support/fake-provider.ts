@@ -59,6 +59,11 @@ export interface FakeProviderOptions {
   readonly words?: number;
   /** Skip recording requests (benchmarks). */
   readonly record?: boolean;
+  /**
+   * Models the provider answers under another name, as Anthropic answers a request for
+   * `claude-haiku-4-5` with `"model": "claude-haiku-4-5-20251001"`.
+   */
+  readonly modelAliases?: Readonly<Record<string, string>>;
 }
 
 export async function startFakeProvider(options: FakeProviderOptions): Promise<FakeProvider> {
@@ -117,7 +122,8 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
     n: number,
   ): void {
     const request = (json ?? {}) as { model?: string; stream?: boolean };
-    const model = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
+    const requested = request.model ?? (api === 'openai' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
+    const model = options.modelAliases?.[requested] ?? requested;
     const path = req.url ?? '';
     switch (behavior.type) {
       case 'reset':

@@ -33,12 +33,21 @@ export function compilePolicyText(text: string): PolicyFileResult {
 
 /** Reads, validates and compiles a policy file. */
 export async function loadPolicyFile(path: string): Promise<PolicyFileResult> {
-  let text: string;
+  const read = await readPolicyFile(path);
+  return read.ok ? compilePolicyText(read.text) : read;
+}
+
+/** The file's text, or why it cannot be read (as a problem of the document). */
+export async function readPolicyFile(
+  path: string,
+): Promise<
+  | { readonly ok: true; readonly text: string }
+  | { readonly ok: false; readonly problems: readonly PolicyProblem[] }
+> {
   try {
-    text = await readFile(path, 'utf8');
+    return { ok: true, text: await readFile(path, 'utf8') };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
     return { ok: false, problems: [{ path: '', message: `cannot read ${path}: ${code}` }] };
   }
-  return compilePolicyText(text);
 }

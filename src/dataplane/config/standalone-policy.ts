@@ -7,7 +7,7 @@
 import type { Logger } from '../../shared/create-logger.ts';
 import type { Sidecar } from '../build-sidecar.ts';
 import { formatProblems } from '../../policy/validate-policy.ts';
-import { loadPolicyFile } from './policy-file.ts';
+import { compilePolicyText, readPolicyFile } from './policy-file.ts';
 import { watchFileContent, type FileWatch } from './watch-file.ts';
 
 export class PolicyFileError extends Error {
@@ -21,9 +21,14 @@ export async function startStandalonePolicy(
   logger: Logger,
   options: { pollMs?: number } = {},
 ): Promise<FileWatch> {
-  const first = await loadPolicyFile(path);
+  const firstRead = await readPolicyFile(path);
+  const first = firstRead.ok ? compilePolicyText(firstRead.text) : firstRead;
   if (!first.ok)
     throw new PolicyFileError(`${path} is not a usable policy:\n${formatProblems(first.problems)}`);
+  // The text last acted on. One edit reaches us more than once (the directory watch, then the
+  // stat poll; editors also write in steps), and the same rejected text must be logged and
+  // counted once, not once per notification.
+  let lastSeen = seen(firstRead);
   const applied = sidecar.applySnapshot(first.snapshot);
   if (!applied.applied) throw new PolicyFileError(`${path}: ${applied.problems.join('; ')}`);
   logger.info(
@@ -33,7 +38,10 @@ export async function startStandalonePolicy(
 
   let reloading = Promise.resolve();
   const reload = async () => {
-    const result = await loadPolicyFile(path);
+    const read = await readPolicyFile(path);
+    if (seen(read) === lastSeen) return;
+    lastSeen = seen(read);
+    const result = read.ok ? compilePolicyText(read.text) : read;
     if (!result.ok) {
       sidecar.metrics.configReloads.inc({ result: 'rejected' });
       logger.error(
@@ -72,4 +80,9 @@ export async function startStandalonePolicy(
     },
     options.pollMs === undefined ? {} : { pollMs: options.pollMs },
   );
+}
+
+/** What a read of the file amounts to: its text, or the reason it could not be read. */
+function seen(read: Awaited<ReturnType<typeof readPolicyFile>>): string {
+  return read.ok ? `text:${read.text}` : `error:${formatProblems(read.problems)}`;
 }

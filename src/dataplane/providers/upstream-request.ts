@@ -10,6 +10,7 @@ import { joinPath } from './base-url.ts';
 import { planCrossFormat } from './cross-format.ts';
 import type { ClientFormat } from '../client-errors.ts';
 import type { ResponseAdapter } from '../forward/response-adapter.ts';
+import type { SkipReason } from '../skip-reasons.ts';
 
 /** The API format a provider speaks (Azure OpenAI differs from OpenAI in URL and auth only). */
 export function formatOf(provider: CompiledUpstream['provider']): ClientFormat {
@@ -44,8 +45,7 @@ export interface UpstreamRequest {
   readonly adapter: ResponseAdapter | undefined;
 }
 
-export type SkipReason =
-  'format' | 'no_model_mapping' | 'no_credentials' | 'untranslatable' | 'too_expensive';
+export type { SkipReason };
 
 export type TargetPlan =
   | { readonly ok: true; readonly request: UpstreamRequest }

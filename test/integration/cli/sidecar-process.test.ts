@@ -120,3 +120,38 @@ describe('aicb sidecar with a bad policy', () => {
     );
   });
 });
+
+describe('aicb sidecar on the bundled default policy without the fallback keys', () => {
+  it('starts, and warns naming each missing variable and the fallback it disables', async () => {
+    const env = { ...process.env };
+    delete env.OPENAI_API_KEY;
+    delete env.ANTHROPIC_API_KEY;
+    const p = spawn(
+      process.execPath,
+      [MAIN, 'sidecar', '--config', 'examples/policy.yaml', '--port', '0', '--admin-port', '0'],
+      { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes('sidecar listening')) {
+        if (Date.now() > deadline || p.exitCode !== null) throw new Error(`no start:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const warnings = out
+        .split('\n')
+        .filter((l) => l.includes('policy warning'))
+        .map((l) => (JSON.parse(l) as { level: number; msg: string }).msg);
+      expect(warnings).toEqual([
+        'policy warning: spec.upstreams[0].apiKey.env: environment variable OPENAI_API_KEY is not set (or empty): ' +
+          'fallback anthropic -> openai is disabled (spec.fallbacks[from=anthropic].to[0] is skipped: skipped-no_credentials)',
+        'policy warning: spec.upstreams[1].apiKey.env: environment variable ANTHROPIC_API_KEY is not set (or empty): ' +
+          'fallback openai -> anthropic is disabled (spec.fallbacks[from=openai].to[0] is skipped: skipped-no_credentials)',
+      ]);
+    } finally {
+      p.kill('SIGKILL');
+    }
+  });
+});

@@ -13,7 +13,11 @@ let sc: RunningSidecar;
 
 beforeEach(async () => {
   oa = await startFakeProvider({ api: 'openai', words: 6 });
-  an = await startFakeProvider({ api: 'anthropic', words: 6 });
+  an = await startFakeProvider({
+    api: 'anthropic',
+    words: 6,
+    modelAliases: { 'claude-haiku-4-5': 'claude-haiku-4-5-20251001' },
+  });
   sc = await startSidecar(
     {
       upstreams: [
@@ -84,7 +88,9 @@ describe('OpenAI app, OpenAI down, answered by Anthropic', () => {
       content: 'The circuit is closed and the',
     });
     expect(data.choices[0]?.finish_reason).toBe('stop');
-    expect(data.model).toBe('claude-haiku-4-5');
+    // The body carries the model the provider reports (Anthropic resolves the alias to a dated
+    // snapshot); x-aicb-model the model the sidecar asked for (docs/translation.md).
+    expect(data.model).toBe('claude-haiku-4-5-20251001');
     expect(data.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 });
     expect(response.headers.get('x-aicb-fallback')).toBe('openai->anthropic');
     expect(response.headers.get('x-aicb-model')).toBe('claude-haiku-4-5');

@@ -2,6 +2,7 @@
 // breaker state of unchanged upstreams; invalid edits are logged with their field path and the
 // last good policy stays in force.
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,7 +15,7 @@ import {
 } from '../../../src/dataplane/config/standalone-policy.ts';
 import type { FileWatch } from '../../../src/dataplane/config/watch-file.ts';
 import { ManualClock } from '../../../src/shared/clock.ts';
-import { createLogger } from '../../../src/shared/create-logger.ts';
+import { createLogger, type Logger } from '../../../src/shared/create-logger.ts';
 import { startFakeProvider, type FakeProvider } from '../../support/fake-provider.ts';
 import { policyYaml } from '../../support/sidecar-harness.ts';
 
@@ -25,6 +26,7 @@ let backup: FakeProvider;
 let sidecar: Sidecar;
 let watch: FileWatch | undefined;
 let logs: string[];
+let logger: Logger;
 let url: string;
 
 function spec(threshold: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -68,7 +70,7 @@ beforeEach(async () => {
   primary = await startFakeProvider({ api: 'openai' });
   backup = await startFakeProvider({ api: 'openai' });
   logs = [];
-  const logger = createLogger({
+  logger = createLogger({
     destination: new Writable({
       write(chunk: Buffer, _e, cb) {
         logs.push(chunk.toString('utf8'));
@@ -119,6 +121,70 @@ describe('standalone policy file', () => {
     // A later valid edit still applies.
     writePolicy(policyYaml(spec(2)));
     await until(() => sidecar.runtime.snapshot?.hash !== before, 'the next valid reload');
+  });
+
+  it('logs and counts a rejected in-place edit once, however often the file is noticed', async () => {
+    const rejected = async () =>
+      (await sidecar.metrics.configReloads.get()).values.find((v) => v.labels.result === 'rejected')
+        ?.value ?? 0;
+    // The default stat poll (2 s), as users run it: it notices the edit about a second after the
+    // directory watch did.
+    watch?.close();
+    watch = await startStandalonePolicy(file, sidecar, logger);
+    // Written in place (no rename), as `echo ... > policy.yaml` or an editor without backup does.
+    writeFileSync(
+      file,
+      policyYaml(spec(3, { fallbacks: [{ from: 'openai', to: [{ upstream: 'bakup' }] }] })),
+    );
+    await until(() => logs.join('').includes('policy file rejected'), 'the rejection log line');
+    // The directory watch and the stat poll both see the edit; give both time to fire.
+    await sleep(2500);
+    expect(logs.filter((l) => l.includes('policy file rejected'))).toHaveLength(1);
+    expect(await rejected()).toBe(1);
+    // A different bad edit is a new rejection.
+    writeFileSync(file, policyYaml(spec(-1)));
+    await until(
+      () => logs.filter((l) => l.includes('policy file rejected')).length === 2,
+      'the second rejection',
+    );
+    await sleep(2500);
+    expect(logs.filter((l) => l.includes('policy file rejected'))).toHaveLength(2);
+    expect(await rejected()).toBe(2);
+  });
+
+  it('warns on every load about what will not work: an expired override, an unreadable alert URL', async () => {
+    const warnings = () =>
+      logs
+        .filter((l) => l.includes('policy warning'))
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+    writePolicy(
+      policyYaml(
+        spec(5, {
+          overrides: [{ upstream: 'openai', state: 'forcedOpen', until: '2025-12-01T12:00:00Z' }],
+          alerting: { webhooks: [{ url: { env: 'AICB_TEST_UNSET_ALERT_URL' } }] },
+        }),
+      ),
+    );
+    await until(() => warnings().length === 2, 'the load warnings');
+    expect(warnings()).toEqual([
+      'policy warning: spec.overrides[0].until: 2025-12-01T12:00:00.000Z has passed, so this ' +
+        'forcedOpen override of openai does nothing; remove it or set a time in the future ' +
+        '(docs/runbook.md computes one)',
+      'policy warning: spec.alerting.webhooks[0].url.env: environment variable ' +
+        'AICB_TEST_UNSET_ALERT_URL is not set (or empty): this webhook receives no alerts',
+    ]);
+    // The expired override is not in force: the upstream is called.
+    expect(await chat()).toBe('openai:200');
+    // The next reload warns again.
+    writePolicy(
+      policyYaml(
+        spec(4, {
+          overrides: [{ upstream: 'openai', state: 'forcedOpen', until: '2025-12-01T12:00:00Z' }],
+        }),
+      ),
+    );
+    await until(() => warnings().length === 3, 'the warning of the reload');
+    expect(warnings()[2]).toContain('spec.overrides[0].until: 2025-12-01T12:00:00.000Z has passed');
   });
 
   it('refuses to start on an invalid file with every problem listed', async () => {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandIo } from '../../../src/cli/command-io.ts';
@@ -70,5 +71,34 @@ describe('aicb crd', () => {
     expect(io.stdout).toBe(
       readFileSync(join(REPO_ROOT, 'crds/aicircuitpolicies.aicircuit.io.yaml'), 'utf8'),
     );
+  });
+});
+
+describe('aicb validate warnings', () => {
+  it('prints what a valid policy will not do as written, and still exits 0', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aicb-validate-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: aicircuit.io/v1alpha1',
+        'kind: AICircuitPolicy',
+        'metadata: { name: chat-egress, namespace: shop }',
+        'spec:',
+        '  upstreams: [{ name: openai, provider: openai, baseURL: https://api.openai.com }]',
+        '  overrides:',
+        "    - { upstream: openai, state: forcedOpen, until: '2026-12-01T12:00:00Z' }",
+        '',
+      ].join('\n'),
+    );
+    const io = recordingIo();
+    expect(runValidate(['-f', file], io, Date.parse('2026-12-02T00:00:00Z'))).toBe(0);
+    expect(io.stdout).toBe(
+      `${file} (shop/chat-egress): valid, 1 warning\n` +
+        '  warning: spec.overrides[0].until: 2026-12-01T12:00:00.000Z has passed, so this ' +
+        'forcedOpen override of openai does nothing; remove it or set a time in the future ' +
+        '(docs/runbook.md computes one)\n',
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });
