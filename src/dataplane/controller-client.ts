@@ -5,6 +5,30 @@
  * jittered backoff (trying each controller address in turn) and keeps the last good snapshot on
  * disk, so a restart while the controller is away still serves with the last policy.
  */
+
+/**
+ * Longest wait between two connection attempts. A sidecar must pick up changes made while the
+ * controller was away within 3 s of the controller serving again (docs/controller.md), so the
+ * ceiling stays at 2 s however long the outage, with full jitter below it so a fleet does not
+ * reconnect in step. Cheap for the controller: a down Service refuses at once, a standby answers
+ * 503 before any token review.
+ */
+export const RECONNECT_MAX_BACKOFF_MS = 2_000;
+/** First ceiling; doubles per failure up to the maximum. */
+export const RECONNECT_MIN_BACKOFF_MS = 500;
+
+/**
+ * The wait before the next attempt after `failures` failed ones in a row (reset by every
+ * successful connect): full jitter below min·2^failures, capped.
+ */
+export function reconnectDelayMs(
+  failures: number,
+  random: () => number,
+  minMs = RECONNECT_MIN_BACKOFF_MS,
+  maxMs = RECONNECT_MAX_BACKOFF_MS,
+): number {
+  return fullJitterMs(backoffCeilingMs(failures + 1, minMs, maxMs), random);
+}
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
@@ -73,8 +97,8 @@ export class ControllerClient {
     if (options.urls.length === 0)
       throw new Error('ControllerClient needs at least one controller URL');
     this.#o = options;
-    this.#minBackoffMs = options.minBackoffMs ?? 500;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.#minBackoffMs = options.minBackoffMs ?? RECONNECT_MIN_BACKOFF_MS;
+    this.#maxBackoffMs = options.maxBackoffMs ?? RECONNECT_MAX_BACKOFF_MS;
   }
 
   /** Loads the persisted snapshot (if any), then connects in the background. */
@@ -145,18 +169,26 @@ export class ControllerClient {
         await this.#stream(url);
       } catch (error) {
         if (this.#isStopped()) return;
-        this.#o.logger.warn(
-          { controller: url, error: (error as Error).message },
-          'controller stream failed; serving with the last good policy and retrying',
-        );
+        // Retrying every second or two while the controller is away: say so on the first
+        // failure and then about once a minute, not on every attempt.
+        const fields = {
+          controller: url,
+          error: (error as Error).message,
+          attempt: this.#attempt + 1,
+        };
+        const message = 'controller stream failed; serving with the last good policy and retrying';
+        if (this.#attempt % 30 === 0) this.#o.logger.warn(fields, message);
+        else this.#o.logger.debug(fields, message);
       }
       this.connected = false;
       this.#urlIndex++;
       this.#attempt++;
-      // Full jitter, capped: a fleet of sidecars must not reconnect in lockstep.
-      // #attempt is already 1 here, and the first wait is twice the minimum.
-      const ceiling = backoffCeilingMs(this.#attempt + 1, this.#minBackoffMs, this.#maxBackoffMs);
-      const delay = fullJitterMs(ceiling, this.#o.random ?? Math.random);
+      const delay = reconnectDelayMs(
+        this.#attempt,
+        this.#o.random ?? Math.random,
+        this.#minBackoffMs,
+        this.#maxBackoffMs,
+      );
       await sleep(delay, () => this.#stopped);
     }
   }
