@@ -11,7 +11,13 @@ import type { CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts'
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import type { AttemptOutcome } from '../classify-outcome.ts';
-import { errorBody, statusOf, type ClientFormat, type SidecarErrorCode } from '../client-errors.ts';
+import {
+  errorBody,
+  retryHeaders,
+  statusOf,
+  type ClientFormat,
+  type SidecarErrorCode,
+} from '../client-errors.ts';
 import type { SidecarMetrics } from '../sidecar-metrics.ts';
 import {
   formatOf,
@@ -595,6 +601,7 @@ export function sendError(
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-aicb-error': code,
+    ...retryHeaders(code),
     ...extraHeaders,
   });
   res.end(body);
