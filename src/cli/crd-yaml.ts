@@ -10,7 +10,7 @@ const HEADER =
 
 export function renderCrdYaml(): string {
   // version 1.1: quote the keys and strings that YAML 1.1 readers take for booleans. kubectl and
-  // the API server read YAML 1.1 (sigs.k8s.io/yaml), where a bare `on:` (spec.alerting.on) is the
-  // key "true".
+  // the API server read YAML 1.1 (sigs.k8s.io/yaml), where a bare `on:` is the key "true" (why
+  // spec.alerting names its list `events`, ADR 0005).
   return HEADER + stringify(buildCrdManifest(), { lineWidth: 0, version: '1.1' });
 }

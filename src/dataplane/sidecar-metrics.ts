@@ -188,7 +188,7 @@ export class SidecarMetrics {
 
   readonly alertsSuppressed = new Counter({
     name: 'aicb_alerts_suppressed_total',
-    help: 'Alerts not sent: a repeat within the dedup window, an event not in alerting.on, or malformed.',
+    help: 'Alerts not sent: a repeat within the dedup window, an event not in alerting.events, or malformed.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
     collect: () => {

@@ -22,6 +22,14 @@ export interface CelRule<T> {
   readonly fieldPath?: string;
   /** TypeScript twin of `rule`. */
   readonly check: (value: T) => readonly RuleViolation[];
+  /**
+   * The fields `check` reads, as paths relative to this node (`'*'` for any list index or map
+   * key). The check then runs whenever those parsed, even if other fields did not, so one run
+   * reports a cross-field problem next to a type error elsewhere (a numeric `recoveryTimeout`
+   * must not hide a fallback to an undeclared upstream). Without it the check runs only when
+   * the whole node parsed.
+   */
+  readonly reads?: readonly (readonly string[])[];
 }
 
 /** Attaches rules to a zod schema: the CEL side as metadata, the TypeScript side as a refinement. */
@@ -29,18 +37,36 @@ export function withRules<S extends z.ZodType>(
   schema: S,
   rules: readonly CelRule<z.output<S>>[],
 ): S {
-  const refined = schema.superRefine((value, ctx) => {
-    for (const r of rules) {
-      for (const violation of r.check(value)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [...violation.path],
-          message:
-            violation.detail === undefined ? r.message : `${r.message} (${violation.detail})`,
-        });
-      }
-    }
-  });
+  let refined = schema;
+  for (const r of rules) {
+    const reads = r.reads;
+    refined = refined.superRefine(
+      (value, ctx) => {
+        for (const violation of r.check(value)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...violation.path],
+            message:
+              violation.detail === undefined ? r.message : `${r.message} (${violation.detail})`,
+          });
+        }
+      },
+      reads === undefined
+        ? undefined
+        : {
+            // Only issues that abort (a wrong type, a missing field) leave a value the check
+            // cannot trust; unknown keys and failed value checks do not.
+            when: (payload) =>
+              !payload.issues.some(
+                (issue) =>
+                  issue.continue !== true &&
+                  (issue.path === undefined ||
+                    issue.path.length === 0 ||
+                    reads.some((read) => overlaps(issue.path ?? [], read))),
+              ),
+          },
+    );
+  }
   const existing = refined.meta()?.['x-kubernetes-validations'];
   const previous = Array.isArray(existing) ? (existing as unknown[]) : [];
   return refined.meta({
@@ -54,4 +80,13 @@ export function withRules<S extends z.ZodType>(
       ),
     ],
   });
+}
+
+/** Whether an issue's path and a read path share a field: one is a prefix of the other. */
+function overlaps(issuePath: readonly PropertyKey[], read: readonly string[]): boolean {
+  const n = Math.min(issuePath.length, read.length);
+  for (let i = 0; i < n; i++) {
+    if (read[i] !== '*' && read[i] !== String(issuePath[i])) return false;
+  }
+  return true;
 }

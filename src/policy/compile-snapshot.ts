@@ -84,7 +84,9 @@ export function compilePolicy(
       maxBytes: spec.cache.maxBytes,
     },
     alerting: {
-      on: [...new Set(spec.alerting.on)],
+      // The snapshot keeps `on`: JSON has no YAML 1.1 trap, and renaming it would be a new
+      // snapshot schema version for nothing.
+      on: [...new Set(spec.alerting.events)],
       webhooks: (spec.alerting.webhooks ?? []).map((w) => credential(w.url)),
       slack: spec.alerting.slack === undefined ? null : credential(spec.alerting.slack.webhookURL),
       dedupWindowMs: ms(spec.alerting.dedupWindow),

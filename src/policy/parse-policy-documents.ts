@@ -46,19 +46,28 @@ export function parsePolicyDocuments(text: string): PolicyDocument[] {
   return out;
 }
 
-/** A bare `on:` key reads as `true` in YAML 1.1; say so instead of only "unknown field". */
+/**
+ * A bare `on:` key reads as `true` in YAML 1.1; say so instead of only "unknown field". Under
+ * spec.alerting that was the old name of `events` (ADR 0005), so point there.
+ */
 function explainBooleanKeys(result: ValidationResult): ValidationResult {
   if (result.ok) return result;
   return {
     ok: false,
-    problems: result.problems.map((p) =>
-      /unknown fields? .*"(true|false)"/.test(p.message)
+    problems: result.problems.map((p) => {
+      if (p.path === 'spec.alerting' && /unknown fields? .*"(true|on)"/.test(p.message)) {
+        return {
+          ...p,
+          message: `${p.message} (alerting.on is now alerting.events: YAML 1.1, which Kubernetes uses, reads a bare on: key as true)`,
+        };
+      }
+      return /unknown fields? .*"(true|false)"/.test(p.message)
         ? {
             ...p,
             message: `${p.message} (YAML 1.1, which Kubernetes uses, reads a bare on/off/yes/no key as a boolean: quote it, e.g. 'on':)`,
           }
-        : p,
-    ),
+        : p;
+    }),
   };
 }
 

@@ -105,6 +105,7 @@ function credentialSource(description: string) {
       {
         rule: '[has(self.secretKeyRef), has(self.env), has(self.file)].filter(x, x).size() == 1',
         message: 'set exactly one of secretKeyRef, env or file',
+        reads: [['secretKeyRef'], ['env'], ['file']],
         check: (v) =>
           [v.secretKeyRef, v.env, v.file].filter((x) => x !== undefined).length === 1
             ? []
@@ -328,6 +329,7 @@ const optionalKnobs = {
 const FAILURE_THRESHOLD_NEEDS_A_RULE = {
   rule: '!has(self.failureThreshold) || self.failureThreshold > 0 || has(self.failureRate)',
   message: 'failureThreshold 0 turns off the consecutive rule, so failureRate must be set',
+  reads: [['failureThreshold'], ['failureRate']],
   check: (v: { failureThreshold?: number | undefined; failureRate?: unknown }) =>
     v.failureThreshold === 0 && v.failureRate === undefined
       ? [{ path: ['failureThreshold'] as const }]
@@ -388,6 +390,7 @@ const Breaker = withRules(
         '].all(ok, ok)',
       message:
         "an endpoint override with failureThreshold 0 needs failureRate, its own or spec.breaker's",
+      reads: [['failureRate'], ['endpoints']],
       check: (v) =>
         v.failureRate !== undefined
           ? []
@@ -403,6 +406,7 @@ const Breaker = withRules(
         '!has(self.recoveryBackoff) || !has(self.recoveryBackoff.max) || !has(self.recoveryTimeout) || ' +
         'duration(self.recoveryBackoff.max) >= duration(self.recoveryTimeout)',
       message: 'recoveryBackoff.max must be at least recoveryTimeout',
+      reads: [['recoveryBackoff', 'max'], ['recoveryTimeout']],
       check: (v) => {
         const max = parseDurationMs(v.recoveryBackoff.max);
         const base = parseDurationMs(v.recoveryTimeout);
@@ -419,6 +423,7 @@ const Breaker = withRules(
     {
       rule: '!has(self.adaptive) || self.adaptive.all(i, self.adaptive.filter(j, j.minRequestsPerMinute == i.minRequestsPerMinute).size() == 1)',
       message: 'adaptive tiers must have distinct minRequestsPerMinute values',
+      reads: [['adaptive']],
       check: (v) => {
         const seen = new Set<number>();
         const out: { path: (string | number)[]; detail: string }[] = [];
@@ -495,6 +500,7 @@ const FallbackTarget = withRules(
     {
       rule: '!(has(self.model) && has(self.modelMap))',
       message: 'set either model or modelMap, not both',
+      reads: [['model'], ['modelMap']],
       check: (v) =>
         v.model !== undefined && v.modelMap !== undefined ? [{ path: ['modelMap'] }] : [],
     },
@@ -512,6 +518,7 @@ const Fallback = withRules(
     {
       rule: 'self.to.all(t, t.upstream != self.from)',
       message: 'a fallback chain must not lead back to its own upstream',
+      reads: [['from'], ['to', '*', 'upstream']],
       check: (v) =>
         v.to.flatMap((t, i) =>
           t.upstream === v.from ? [{ path: ['to', i, 'upstream'], detail: t.upstream }] : [],
@@ -520,6 +527,7 @@ const Fallback = withRules(
     {
       rule: 'self.to.all(t, self.to.filter(u, u.upstream == t.upstream).size() == 1)',
       message: 'a fallback chain must not name the same upstream twice',
+      reads: [['to', '*', 'upstream']],
       check: (v) => {
         const seen = new Set<string>();
         return v.to.flatMap((t, i) => {
@@ -567,9 +575,16 @@ export const ALERT_EVENTS = ['opened', 'halfOpen', 'closed', 'allTargetsOpen'] a
 
 const Alerting = z
   .strictObject({
-    on: z.array(z.enum(ALERT_EVENTS)).max(4).default(['opened', 'closed', 'allTargetsOpen']).meta({
-      description: 'Transitions that raise an alert: opened, halfOpen, closed, allTargetsOpen.',
-    }),
+    // Not `on`: YAML 1.1 (what Kubernetes reads) turns a bare `on:` key into `true`
+    // (docs/adr/0005-alerting-events-not-on.md).
+    events: z
+      .array(z.enum(ALERT_EVENTS))
+      .max(4)
+      .default(['opened', 'closed', 'allTargetsOpen'])
+      .meta({
+        description:
+          'Transitions that raise an alert: opened, halfOpen, closed, allTargetsOpen. (Named events, not on: YAML 1.1 reads a bare on: key as true.)',
+      }),
     webhooks: z
       .array(
         z.strictObject({
@@ -772,6 +787,7 @@ export const PolicySpecSchema = withRules(
       rule: 'self.upstreams.all(u, self.upstreams.filter(v, v.name == u.name).size() == 1)',
       message: 'upstream names must be unique',
       fieldPath: '.upstreams',
+      reads: [['upstreams', '*', 'name']],
       check: (v) =>
         duplicates(
           v.upstreams.map((u) => u.name),
@@ -783,6 +799,7 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.defaultUpstream) || self.upstreams.exists(u, u.name == self.defaultUpstream)',
       message: 'defaultUpstream must name one of spec.upstreams',
       fieldPath: '.defaultUpstream',
+      reads: [['defaultUpstream'], ['upstreams', '*', 'name']],
       check: (v) =>
         v.defaultUpstream !== undefined && !v.upstreams.some((u) => u.name === v.defaultUpstream)
           ? [{ path: ['defaultUpstream'], detail: declared(v.defaultUpstream, v.upstreams) }]
@@ -792,6 +809,10 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.fallbacks) || self.fallbacks.all(f, self.upstreams.exists(u, u.name == f.from))',
       message: 'fallbacks[].from must name one of spec.upstreams',
       fieldPath: '.fallbacks',
+      reads: [
+        ['fallbacks', '*', 'from'],
+        ['upstreams', '*', 'name'],
+      ],
       check: (v) =>
         (v.fallbacks ?? []).flatMap((f, i) =>
           v.upstreams.some((u) => u.name === f.from)
@@ -803,6 +824,10 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.fallbacks) || self.fallbacks.all(f, f.to.all(t, self.upstreams.exists(u, u.name == t.upstream)))',
       message: 'fallback targets must name one of spec.upstreams',
       fieldPath: '.fallbacks',
+      reads: [
+        ['fallbacks', '*', 'to', '*', 'upstream'],
+        ['upstreams', '*', 'name'],
+      ],
       check: (v) =>
         (v.fallbacks ?? []).flatMap((f, i) =>
           f.to.flatMap((t, j) =>
@@ -821,6 +846,7 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.fallbacks) || self.fallbacks.all(f, self.fallbacks.filter(g, g.from == f.from).size() == 1)',
       message: 'each upstream may have only one fallback chain',
       fieldPath: '.fallbacks',
+      reads: [['fallbacks', '*', 'from']],
       check: (v) =>
         duplicates(
           (v.fallbacks ?? []).map((f) => f.from),
@@ -832,6 +858,10 @@ export const PolicySpecSchema = withRules(
       rule: '!has(self.overrides) || self.overrides.all(o, self.upstreams.exists(u, u.name == o.upstream))',
       message: 'overrides[].upstream must name one of spec.upstreams',
       fieldPath: '.overrides',
+      reads: [
+        ['overrides', '*', 'upstream'],
+        ['upstreams', '*', 'name'],
+      ],
       check: (v) =>
         (v.overrides ?? []).flatMap((o, i) =>
           v.upstreams.some((u) => u.name === o.upstream)

@@ -86,7 +86,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       breaker: { failureThreshold: 2, recoveryTimeout: '60s' },
       fallbacks: [{ from: 'openai', to: [{ upstream: 'backup' }] }],
       alerting: {
-        on: ['opened', 'closed'],
+        events: ['opened', 'closed'],
         webhooks: [{ url: { secretKeyRef: { name: 'alerts', key: 'url' } } }],
       },
       ...extra,

@@ -180,7 +180,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     });
     expect(stored.spec.failOn).toMatchObject({ statusCodes: [500, 502, 503, 504, 529] });
     expect(stored.spec.alerting).toEqual({
-      on: ['opened', 'closed', 'allTargetsOpen'],
+      events: ['opened', 'closed', 'allTargetsOpen'],
       dedupWindow: '5m',
     });
     expect(stored.spec.upstreams).toEqual([

@@ -51,7 +51,7 @@ beforeEach(async () => {
         recoveryBackoff: { jitter: 0 },
       },
       alerting: {
-        on: ['opened', 'halfOpen', 'closed', 'allTargetsOpen'],
+        events: ['opened', 'halfOpen', 'closed', 'allTargetsOpen'],
         webhooks: [{ url: { env: 'ALERT_URL' } }],
       },
     },

@@ -31,6 +31,57 @@ describe('validatePolicy', () => {
     expect(result.problems.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('runs the cross-field rules next to type errors elsewhere, so one run finds everything', () => {
+    const result = validatePolicy({
+      ...base,
+      spec: {
+        upstreams: [
+          { name: 'openai', provider: 'openai', baseURL: 'https://a.example', timeouts: 5 },
+          { name: 'openai', provider: 'anthropic', baseURL: 'https://b.example' },
+        ],
+        breaker: { recoveryTimeout: 30, treshold: 3, adaptive: 'many' },
+        fallbacks: [{ from: 'openai', to: [{ upstream: 'anthropc', model: 'm', modelMap: {} }] }],
+        alerting: { webhooks: [{ url: {} }], dedupWindow: false },
+        overrides: [{ upstream: 'azure', state: 'forcedOpen', until: 'tomorrow' }],
+      },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.problems.map((p) => p.path).sort()).toEqual(
+      [
+        'spec.alerting.dedupWindow',
+        'spec.alerting.webhooks[0].url',
+        'spec.breaker',
+        'spec.breaker.adaptive',
+        'spec.breaker.recoveryTimeout',
+        'spec.fallbacks[0].to[0].modelMap',
+        'spec.fallbacks[0].to[0].upstream',
+        'spec.overrides[0].until',
+        'spec.overrides[0].upstream',
+        'spec.upstreams[0].timeouts',
+        'spec.upstreams[1].name',
+      ].sort(),
+    );
+  });
+
+  it('points the old alerting.on, quoted or bare, at alerting.events', () => {
+    const upstreams =
+      '  upstreams: [{ name: openai, provider: openai, baseURL: https://a.example }]';
+    for (const key of ['on', "'on'"]) {
+      const text = `apiVersion: aicircuit.io/v1alpha1\nkind: AICircuitPolicy\nmetadata: { name: p }\nspec:\n${upstreams}\n  alerting:\n    ${key}: [opened]\n`;
+      const [doc] = parsePolicyDocuments(text);
+      expect(doc?.result.ok).toBe(false);
+      if (doc === undefined || doc.result.ok) continue;
+      expect(formatProblems(doc.result.problems)).toMatch(
+        /^spec\.alerting: unknown field "(true|on)" \(alerting\.on is now alerting\.events/,
+      );
+    }
+    const [ok] = parsePolicyDocuments(
+      `apiVersion: aicircuit.io/v1alpha1\nkind: AICircuitPolicy\nmetadata: { name: p }\nspec:\n${upstreams}\n  alerting:\n    events: [opened]\n`,
+    );
+    expect(ok?.result.ok).toBe(true);
+  });
+
   it('never echoes a misplaced secret into the error', () => {
     const result = validatePolicy({
       ...base,
