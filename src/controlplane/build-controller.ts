@@ -72,6 +72,11 @@ export interface ControllerOptions {
   readonly self?: { readonly namespace: string; readonly podName: string };
   /** Environment of the controller, for alert URLs given as `env` references. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Least privilege: the only namespaces whose Secrets the controller reads (the chart grants
+   * it Roles there and nothing cluster-wide). Absent: every namespace.
+   */
+  readonly secretNamespaces?: readonly string[];
   readonly reconcileDebounceMs?: number;
   readonly heartbeatMs?: number;
   readonly collectProcessMetrics?: boolean;
@@ -157,6 +162,9 @@ export function buildController(options: ControllerOptions): Controller {
   const secrets = new SecretWatches({
     transport: clients.transport,
     logger,
+    ...(options.secretNamespaces === undefined
+      ? {}
+      : { allowedNamespaces: new Set(options.secretNamespaces) }),
     onChange: () => {
       loop.schedule();
     },
