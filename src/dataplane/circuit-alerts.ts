@@ -9,7 +9,7 @@ import {
   type AlertEvent,
   type AlertEventKind,
 } from '../alerts/index.ts';
-import type { StateChangeEvent } from '../breaker/breaker-events.ts';
+import type { OutageChange } from '../breaker/outage-history.ts';
 import type { PolicySnapshot } from '../policy/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
@@ -21,8 +21,6 @@ export class CircuitAlerts {
   readonly #runtime: SidecarRuntime;
   readonly #clock: Clock;
   readonly #sourceId: string;
-  /** Wall time each circuit first opened in its current outage, for the recovery message. */
-  readonly #outageStart = new Map<string, number>();
   readonly #unsubscribe: () => void;
 
   constructor(options: {
@@ -35,8 +33,8 @@ export class CircuitAlerts {
     this.#clock = options.clock;
     this.#sourceId = options.sourceId;
     this.dispatcher = new AlertDispatcher({ logger: options.logger, clock: options.clock });
-    this.#unsubscribe = options.runtime.circuits.registry.events.on('stateChange', (e) => {
-      this.#onStateChange(e);
+    this.#unsubscribe = options.runtime.circuits.outages.changes.subscribe((change) => {
+      this.#onOutageChange(change);
     });
   }
 
@@ -72,7 +70,9 @@ export class CircuitAlerts {
     return this.dispatcher.close();
   }
 
-  #onStateChange(e: StateChangeEvent): void {
+  /** One alert per outage change of the one outage model (src/breaker/outage-history.ts). */
+  #onOutageChange(change: OutageChange): void {
+    const e = change.event;
     const { upstream, endpoint, model } = parseKey(e.key);
     const status = this.#runtime.circuits.registry.peek(e.key)?.getState();
     const counts = {
@@ -84,20 +84,8 @@ export class CircuitAlerts {
             windowCalls: status.windowCalls,
           }),
     };
-    let kind: AlertEventKind | undefined;
-    let outageDurationMs: number | undefined;
-    if (e.to === 'open' || e.to === 'forced_open') {
-      kind = 'opened';
-      if (!this.#outageStart.has(e.key)) this.#outageStart.set(e.key, e.atWallMs);
-    } else if (e.to === 'half_open') {
-      kind = 'halfOpen';
-    } else if (e.to === 'closed' && (e.from === 'half_open' || e.from === 'forced_open')) {
-      kind = 'closed';
-      const start = this.#outageStart.get(e.key);
-      if (start !== undefined) outageDurationMs = e.atWallMs - start;
-      this.#outageStart.delete(e.key);
-    }
-    if (kind === undefined) return;
+    const kind: AlertEventKind =
+      change.kind === 'probing' ? 'halfOpen' : change.kind === 'ended' ? 'closed' : 'opened';
     this.#send(kind, upstream, endpoint, model, {
       fromState: e.from,
       toState: e.to,
@@ -107,7 +95,7 @@ export class CircuitAlerts {
       ...(e.openForMs === undefined
         ? {}
         : { openForMs: e.openForMs, retryAt: new Date(e.atWallMs + e.openForMs).toISOString() }),
-      ...(outageDurationMs === undefined ? {} : { outageDurationMs }),
+      ...(change.kind === 'ended' ? { outageDurationMs: change.durationMs } : {}),
     });
   }
 

@@ -72,8 +72,8 @@ export function circuitHealth(
       failureRate: Number.isNaN(view.status.failureRate) ? null : view.status.failureRate,
       openRemainingMs: Math.round(view.status.openRemainingMs),
       attempt: view.status.attempt,
-      lastOpenedAt: iso(circuits.outages.get(view.status.key)?.lastOpenedAtWallMs),
-      lastRecoveredAt: iso(circuits.outages.get(view.status.key)?.lastRecoveredAtWallMs),
+      lastOpenedAt: iso(circuits.outages.get(view.status.key).lastOpenedAtWallMs),
+      lastRecoveredAt: iso(circuits.outages.get(view.status.key).lastRecoveredAtWallMs),
     });
   }
   const states = Object.values(providers);
@@ -101,8 +101,8 @@ export function circuitHealth(
   };
 }
 
-function iso(wallMs: number | null | undefined): string | null {
-  return wallMs === null || wallMs === undefined ? null : new Date(wallMs).toISOString();
+function iso(wallMs: number | null): string | null {
+  return wallMs === null ? null : new Date(wallMs).toISOString();
 }
 
 function healthState(state: BreakerStateKind): HealthState {

@@ -11,8 +11,7 @@ import type { RandomSource } from '../breaker/open-duration.ts';
 import { ENDPOINT_CLASSES, type EndpointClass } from '../policy/policy-schema.ts';
 import type { PolicySnapshot, SnapshotOverride } from '../policy/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
-import { Emitter } from '../shared/emitter.ts';
-import { OutageHistory } from './outage-history.ts';
+import { OutageHistory } from '../breaker/outage-history.ts';
 
 /** Endpoint label used when breakers are kept per upstream only. */
 export const ALL_ENDPOINTS = 'all';
@@ -42,10 +41,11 @@ export interface CircuitsOptions {
 
 export class Circuits {
   readonly registry: BreakerRegistry;
-  /** Announces each breaker key the first time it is created (metrics start its series). */
-  readonly created = new Emitter<string>();
-  /** When each circuit last opened and recovered (health, status, outage metrics). */
-  readonly outages = new OutageHistory();
+  /**
+   * The one outage model (src/breaker/outage-history.ts), fed by every transition of every
+   * breaker here before any other listener runs: alerts, metrics, health and status read it.
+   */
+  readonly outages: OutageHistory;
   readonly #clock: Clock;
   #snapshot: PolicySnapshot | undefined;
   /** Overrides in force per key, as last applied. */
@@ -55,6 +55,7 @@ export class Circuits {
 
   constructor(options: CircuitsOptions) {
     this.#clock = options.clock;
+    this.outages = new OutageHistory(options.onListenerError);
     this.registry = new BreakerRegistry({
       clock: options.clock,
       ...(options.random === undefined ? {} : { random: options.random }),
@@ -63,6 +64,13 @@ export class Circuits {
       ...(options.onListenerError === undefined
         ? {}
         : { onListenerError: options.onListenerError }),
+    });
+    // Subscribed first, so every later listener of the registry already sees the record.
+    this.registry.events.on('stateChange', (e) => {
+      this.outages.observe(e);
+    });
+    this.registry.events.on('evicted', (e) => {
+      this.outages.forget(e.key);
     });
   }
 
@@ -106,7 +114,6 @@ export class Circuits {
     if (existing !== undefined) return this.registry.get(key);
     const created = this.registry.get(key);
     this.#syncOverride(key, created);
-    this.created.emit(key);
     return created;
   }
 
@@ -119,18 +126,31 @@ export class Circuits {
   }
 
   /**
-   * Worst state per (upstream, endpoint) label pair, for the state gauge; undefined when no
-   * breaker exists for the pair any more (its series should go).
+   * The effective state of every (upstream, endpoint) label pair of the state gauge, worst over
+   * the pair's breakers: every configured upstream with every endpoint class (or `all` with
+   * keyBy upstream) from the first policy on, closed while it has no breaker yet. Effective
+   * means what `/health` shows: an open circuit whose period is over reads half_open.
    */
-  worstState(upstream: string, endpoint: string): BreakerStateKind | undefined {
-    let worst: BreakerStateKind | undefined;
+  stateSeries(): { upstream: string; endpoint: string; state: BreakerStateKind }[] {
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined) return [];
+    const endpoints: readonly string[] =
+      snapshot.breaker.keyBy === 'upstream' ? [ALL_ENDPOINTS] : ENDPOINT_CLASSES;
+    const worst = new Map<string, BreakerStateKind>();
+    for (const u of snapshot.upstreams) {
+      for (const endpoint of endpoints) worst.set(`${u.name}/${endpoint}`, 'closed');
+    }
     for (const key of this.registry.keys()) {
       const k = parseKey(key);
-      if (k.upstream !== upstream || k.endpoint !== endpoint) continue;
+      const pair = `${k.upstream}/${k.endpoint}`;
+      const current = worst.get(pair);
       const state = this.registry.peek(key)?.getState().state ?? 'closed';
-      if (worst === undefined || severity(state) > severity(worst)) worst = state;
+      if (current === undefined || severity(state) > severity(current)) worst.set(pair, state);
     }
-    return worst;
+    return [...worst].map(([pair, state]) => {
+      const slash = pair.indexOf('/');
+      return { upstream: pair.slice(0, slash), endpoint: pair.slice(slash + 1), state };
+    });
   }
 
   #configFor(key: string): BreakerConfig {

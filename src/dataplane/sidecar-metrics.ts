@@ -21,11 +21,36 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export class SidecarMetrics {
   readonly registry = new Registry();
 
+  /**
+   * Where the state gauge is read from at scrape time: the circuits' effective states, the same
+   * reading /health makes, so an open circuit whose period is over shows 0.5 in both.
+   */
+  circuitStates:
+    | (() => readonly {
+        upstream: string;
+        endpoint: string;
+        state: keyof typeof STATE_GAUGE_VALUE;
+      }[])
+    | undefined;
+
   readonly circuitState = new Gauge({
     name: 'circuit_breaker_state',
     help: 'Circuit state per upstream and endpoint class: 0 closed, 0.5 half-open, 1 open (forced open included).',
     labelNames: ['provider', 'endpoint'] as const,
     registers: [this.registry],
+    collect: () => {
+      const states = this.circuitStates?.();
+      if (states === undefined) return;
+      // Rebuilt on every scrape: a removed upstream's series goes, a configured one is there
+      // from the first policy on, before any traffic.
+      this.circuitState.reset();
+      for (const s of states) {
+        this.circuitState.set(
+          { provider: s.upstream, endpoint: s.endpoint },
+          STATE_GAUGE_VALUE[s.state],
+        );
+      }
+    },
   });
 
   readonly circuitFailures = new Counter({
