@@ -93,7 +93,7 @@ export function circuitHealth(
             namespace: snapshot.passThrough?.formerPolicy.namespace ?? snapshot.policy.namespace,
             hash: snapshot.hash,
             mode: snapshot.passThrough === undefined ? 'enforcing' : 'pass-through',
-            passThroughSince: iso(snapshot.passThrough?.sinceWallMs),
+            passThroughSince: iso(snapshot.passThrough?.sinceWallMs ?? null),
           },
     providers,
     overall_health: overall,
