@@ -27,6 +27,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // Builds the node binaries and images, brings up a real single-node cluster
+          // (tools/kube-testenv/cluster-up.sh), and takes it down again (test/e2e/support/).
+          globalSetup: ['test/e2e/support/global-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

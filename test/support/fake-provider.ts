@@ -59,6 +59,8 @@ export interface FakeProviderOptions {
   readonly words?: number;
   /** Skip recording requests (benchmarks). */
   readonly record?: boolean;
+  /** Address to listen on (default 127.0.0.1; the e2e suite uses its cluster bridge's). */
+  readonly host?: string;
   /**
    * Models the provider answers under another name, as Anthropic answers a request for
    * `claude-haiku-4-5` with `"model": "claude-haiku-4-5-20251001"`.
@@ -218,12 +220,13 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
     }
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
     api,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     setDefault(behavior) {
       fallback = behavior;

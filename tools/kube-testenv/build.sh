@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Build the real kube-apiserver, etcd and helm binaries used by the cluster
-# tests, from the Go module proxy, into a per-version cache directory outside
-# the repository.
+# Build the real Kubernetes binaries the tests run, from the Go module proxy,
+# into a per-version cache directory outside the repository.
 #
-#   ASSETS=$(tools/kube-testenv/build.sh)   # stdout: only the directory path
+#   ASSETS=$(tools/kube-testenv/build.sh)          # kube-apiserver, etcd, helm (test:cluster)
+#   NODE=$(tools/kube-testenv/build.sh --node)     # kubelet, kube-controller-manager,
+#                                                  # kube-scheduler, kube-proxy, coredns (test:e2e)
+#   (stdout: only the directory path)
 #
-# - If KUBEBUILDER_ASSETS names a directory that holds executable
-#   kube-apiserver, etcd and helm, that directory is printed and nothing is
-#   built.
+# - If KUBEBUILDER_ASSETS names a directory that holds the set's executables,
+#   that directory is printed and nothing is built.
 # - Otherwise the binaries live in
-#     ${AICB_KUBE_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ai-circuit-breaker/kube-testenv}/k8s-<v>-etcd-<v>-helm-<v>/
+#     ${AICB_KUBE_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ai-circuit-breaker/kube-testenv}/<key>/
+#   with <key> k8s-<v>-etcd-<v>-helm-<v> (default set) or
+#   k8s-<v>-node-coredns-<v>-<hash of coredns/main.go and go.sum> (--node): the two sets are built and cached apart, so test:cluster never
+#   waits for the node binaries.
 #   A complete directory is reused as is; a missing one is built into a
 #   temporary directory next to it and renamed into place, so an interrupted
 #   build never leaves a half-filled cache.
 #
 # Versions come from the wrapper modules beside this script (go.mod + go.sum
 # are the pin):
-#   apiserver/  k8s.io/kubernetes and go.etcd.io/etcd/server/v3. The
+#   apiserver/  k8s.io/kubernetes (every command built from it) and
+#               go.etcd.io/etcd/server/v3. The
 #               k8s.io/kubernetes module replaces its 31 staging modules
 #               with ./staging/src/...; those replaces do not apply to a
 #               dependency, so this module replaces each of them with the
@@ -26,12 +31,22 @@
 #               etcd version that release's go.mod requires> && go mod tidy`.
 #   helm/       helm.sh/helm/v3 (a separate module so that the two dependency
 #               graphs cannot move each other).
+#   coredns/    github.com/coredns/coredns, as a main package that imports the
+#               plugins the test cluster's Corefile uses (separate for the same
+#               reason).
 # Progress goes to stderr. Needs Go >= 1.24 and access to the Go module proxy
 # (or a warm module cache).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BINARIES=(kube-apiserver etcd helm)
+case "${1:-}" in
+'') SET=control-plane BINARIES=(kube-apiserver etcd helm) ;;
+--node) SET=node BINARIES=(kubelet kube-controller-manager kube-scheduler kube-proxy coredns) ;;
+*)
+	printf 'usage: %s [--node]\n' "$0" >&2
+	exit 2
+	;;
+esac
 MIN_GO_MINOR=24 # go1.24: the "go 1.24.0" line of k8s.io/kubernetes 1.34 and helm 3.19
 
 log() { printf 'kube-testenv: %s\n' "$*" >&2; }
@@ -39,9 +54,11 @@ log() { printf 'kube-testenv: %s\n' "$*" >&2; }
 die() {
 	log "ERROR: $*"
 	cat >&2 <<'EOF'
-kube-testenv: The cluster tests need kube-apiserver, etcd and helm. Provide them either way:
-kube-testenv:   1. set KUBEBUILDER_ASSETS to a directory that holds executable
-kube-testenv:      kube-apiserver, etcd and helm (Kubernetes 1.34, etcd 3.6, helm 3), or
+kube-testenv: The cluster tests need kube-apiserver, etcd and helm (test:e2e also needs
+kube-testenv: kubelet, kube-controller-manager, kube-scheduler, kube-proxy and coredns).
+kube-testenv: Provide them either way:
+kube-testenv:   1. set KUBEBUILDER_ASSETS to a directory that holds them, executable
+kube-testenv:      (Kubernetes 1.34, etcd 3.6, helm 3, CoreDNS 1.12), or
 kube-testenv:   2. install Go >= 1.24 with network access to the Go module proxy
 kube-testenv:      (GOPROXY, default https://proxy.golang.org) and rerun this script.
 EOF
@@ -73,12 +90,20 @@ modver() { # go.mod module -> version from its require lines
 K8S_VERSION=$(modver "$HERE/apiserver/go.mod" k8s.io/kubernetes)
 ETCD_VERSION=$(modver "$HERE/apiserver/go.mod" go.etcd.io/etcd/server/v3)
 HELM_VERSION=$(modver "$HERE/helm/go.mod" helm.sh/helm/v3)
+COREDNS_VERSION=$(modver "$HERE/coredns/go.mod" github.com/coredns/coredns)
 [[ $K8S_VERSION =~ ^v1\.([0-9]+)\.[0-9]+$ ]] || die "cannot read the k8s.io/kubernetes version from $HERE/apiserver/go.mod"
 K8S_MINOR=${BASH_REMATCH[1]}
-[[ -n $ETCD_VERSION && -n $HELM_VERSION ]] || die "cannot read the etcd/helm versions from $HERE/{apiserver,helm}/go.mod"
+[[ -n $ETCD_VERSION && -n $HELM_VERSION && -n $COREDNS_VERSION ]] ||
+	die "cannot read the etcd/helm/coredns versions from $HERE/{apiserver,helm,coredns}/go.mod"
 
 CACHE_ROOT=${AICB_KUBE_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ai-circuit-breaker/kube-testenv}
-KEY="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
+if [[ $SET == node ]]; then
+	# The plugin list is code in coredns/main.go, not a version: its hash is part of the key.
+	PLUGINS=$(cat "$HERE/coredns/main.go" "$HERE/coredns/go.sum" | sha256sum | cut -c1-8)
+	KEY="k8s-$K8S_VERSION-node-coredns-$COREDNS_VERSION-$PLUGINS"
+else
+	KEY="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION"
+fi
 mkdir -p "$CACHE_ROOT"
 CACHE_ROOT=$(cd "$CACHE_ROOT" && pwd -P)
 DEST="$CACHE_ROOT/$KEY"
@@ -151,10 +176,21 @@ build() { # moddir out ldflags tags pkg
 	log "built $2 in $((SECONDS - start))s"
 }
 
+# As CoreDNS's Makefile: the git commit is the only thing it stamps; its version is a constant.
+COREDNS_LDFLAGS="-s -w -X github.com/coredns/coredns/coremain.GitCommit=go-module-$COREDNS_VERSION"
+
+K8S_TAGS=selinux,notest,grpcnotrace
 log "building $KEY with $GO_VERSION into $DEST (cold: several minutes, module downloads included)"
-build apiserver kube-apiserver "$K8S_LDFLAGS" selinux,notest,grpcnotrace k8s.io/kubernetes/cmd/kube-apiserver
-build apiserver etcd "$ETCD_LDFLAGS" "" go.etcd.io/etcd/server/v3
-build helm helm "$HELM_LDFLAGS" "" helm.sh/helm/v3/cmd/helm
+if [[ $SET == node ]]; then
+	for cmd in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+		build apiserver "$cmd" "$K8S_LDFLAGS" "$K8S_TAGS" "k8s.io/kubernetes/cmd/$cmd"
+	done
+	build coredns coredns "$COREDNS_LDFLAGS" "" .
+else
+	build apiserver kube-apiserver "$K8S_LDFLAGS" "$K8S_TAGS" k8s.io/kubernetes/cmd/kube-apiserver
+	build apiserver etcd "$ETCD_LDFLAGS" "" go.etcd.io/etcd/server/v3
+	build helm helm "$HELM_LDFLAGS" "" helm.sh/helm/v3/cmd/helm
+fi
 
 # Smoke test before publishing: each binary runs and reports the pinned version.
 check() { # binary expected-substring args...
@@ -163,9 +199,16 @@ check() { # binary expected-substring args...
 	[[ $out == *"$2"* ]] || die "$1 ${*:3} printed '$out', expected it to contain '$2'"
 	log "$1: ${out//$'\n'/; }"
 }
-check kube-apiserver "Kubernetes $K8S_VERSION" --version
-check etcd "etcd Version: ${ETCD_VERSION#v}" --version
-check helm "$HELM_VERSION" version --short
+if [[ $SET == node ]]; then
+	for cmd in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+		check "$cmd" "Kubernetes $K8S_VERSION" --version
+	done
+	check coredns "CoreDNS-${COREDNS_VERSION#v}" -version
+else
+	check kube-apiserver "Kubernetes $K8S_VERSION" --version
+	check etcd "etcd Version: ${ETCD_VERSION#v}" --version
+	check helm "$HELM_VERSION" version --short
+fi
 
 # Publish atomically. A leftover incomplete $DEST (e.g. a binary deleted by
 # hand) is moved aside first; rename(2) of a directory is atomic.
