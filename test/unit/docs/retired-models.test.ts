@@ -5,6 +5,7 @@
  * warning on every call). The dates come from the bundled price table (MODEL_RETIREMENTS).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -92,6 +93,27 @@ describe('retired models', () => {
 });
 
 describe('MODEL_RETIREMENTS', () => {
+  it('has every model the bundled Anthropic SDK warns about, with its end-of-life day', () => {
+    // Not an exported path of the SDK: read the file the SDK's deprecation warning comes from.
+    const file = join(
+      REPO_ROOT,
+      'node_modules/@anthropic-ai/sdk/internal/data/deprecated-models.js',
+    );
+    const { DEPRECATED_MODELS } = createRequire(import.meta.url)(file) as {
+      DEPRECATED_MODELS: Record<string, string>;
+    };
+    expect(Object.keys(DEPRECATED_MODELS).length).toBeGreaterThan(0);
+    for (const [model, endOfLife] of Object.entries(DEPRECATED_MODELS)) {
+      // "November 30th, 2026" -> 2026-11-30
+      const [, month, day, year] = /^(\w+) (\d+)\w*, (\d{4})$/.exec(endOfLife) ?? [];
+      const date = new Date(`${month ?? ''} ${day ?? ''}, ${year ?? ''} 00:00 UTC`);
+      const retiresOn = date.toISOString().slice(0, 10);
+      // A model the price table does not list has no price to date (e.g. a preview model).
+      if (modelRetirement(model) === undefined && priceless(model)) continue;
+      expect(modelRetirement(model)?.retiresOn, model).toBe(retiresOn);
+    }
+  });
+
   it('dates only models of the price table, as valid calendar days', () => {
     for (const [key, day] of Object.entries(MODEL_RETIREMENTS)) {
       expect(Object.hasOwn(DEFAULT_PRICING, key), key).toBe(true);
@@ -110,3 +132,12 @@ describe('MODEL_RETIREMENTS', () => {
     expect(modelRetirement('')).toBeUndefined();
   });
 });
+
+/** Whether the price table has no entry a model falls under. */
+function priceless(model: string): boolean {
+  for (let m = model; m !== ''; m = m.slice(0, Math.max(0, m.lastIndexOf('-')))) {
+    if (Object.hasOwn(DEFAULT_PRICING, m)) return false;
+    if (!m.includes('-')) break;
+  }
+  return true;
+}
