@@ -31,6 +31,7 @@ export const CONTROLLER_USAGE = `Usage: aicb controller [options]
   --identity NAME          this replica's name for the lease and Events (default $POD_NAME or the host name)
   --lease-namespace NS     namespace of the leader Lease (default $POD_NAMESPACE or aicb-system)
   --lease-name NAME        name of the leader Lease (default aicb-controller)
+  --secret-namespaces LIST read Secrets only in these namespaces (comma-separated; default: all)
   --log-level LEVEL        trace, debug, info, warn, error (default info, env AICB_LOG_LEVEL)
 `;
 
@@ -63,6 +64,7 @@ export async function runController(
         'lease-namespace': { type: 'string' },
         'lease-name': { type: 'string' },
         'lease-duration-ms': { type: 'string' },
+        'secret-namespaces': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -136,6 +138,14 @@ export async function runController(
         : { https: { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') } }),
     };
   }
+  const secretNamespaces = values['secret-namespaces']
+    ?.split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (secretNamespaces?.length === 0) {
+    io.err('aicb controller: --secret-namespaces needs at least one namespace\n');
+    return 2;
+  }
   const leaseDurationMs =
     values['lease-duration-ms'] === undefined ? undefined : Number(values['lease-duration-ms']);
   const controller = buildController({
@@ -164,6 +174,7 @@ export async function runController(
     ...(env.POD_NAME === undefined || env.POD_NAMESPACE === undefined
       ? {}
       : { self: { namespace: env.POD_NAMESPACE, podName: env.POD_NAME } }),
+    ...(secretNamespaces === undefined ? {} : { secretNamespaces }),
     env,
   });
   await controller.start();

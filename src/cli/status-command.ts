@@ -122,6 +122,8 @@ export function renderStatus(report: CircuitHealthReport): string {
   const policy =
     report.policy === null
       ? 'no policy'
-      : `${report.policy.namespace}/${report.policy.name} (${report.policy.hash.slice(0, 12)})`;
+      : report.policy.mode === 'pass-through'
+        ? `none: passing requests through unchanged since ${report.policy.passThroughSince ?? '?'} (was ${report.policy.namespace}/${report.policy.name})`
+        : `${report.policy.namespace}/${report.policy.name} (${report.policy.hash.slice(0, 12)})`;
   return `policy: ${policy}\noverall: ${report.overall_health}\n\n${lines.join('\n')}\n`;
 }

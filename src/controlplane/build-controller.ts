@@ -72,6 +72,11 @@ export interface ControllerOptions {
   readonly self?: { readonly namespace: string; readonly podName: string };
   /** Environment of the controller, for alert URLs given as `env` references. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Least privilege: the only namespaces whose Secrets the controller reads (the chart grants
+   * it Roles there and nothing cluster-wide). Absent: every namespace.
+   */
+  readonly secretNamespaces?: readonly string[];
   readonly reconcileDebounceMs?: number;
   readonly heartbeatMs?: number;
   readonly collectProcessMetrics?: boolean;
@@ -157,6 +162,9 @@ export function buildController(options: ControllerOptions): Controller {
   const secrets = new SecretWatches({
     transport: clients.transport,
     logger,
+    ...(options.secretNamespaces === undefined
+      ? {}
+      : { allowedNamespaces: new Set(options.secretNamespaces) }),
     onChange: () => {
       loop.schedule();
     },
@@ -183,16 +191,19 @@ export function buildController(options: ControllerOptions): Controller {
     secretsSynced: (namespace) => secrets.synced(namespace),
     statusWriter,
     transitions: new TransitionWriter({ events, alerts }),
+    events,
     isLeader,
   });
   const snapshots = new SnapshotFanout({
     hub,
     clock,
     metrics,
+    logger,
     result: () => loop.result,
     reconcile: () => {
       loop.schedule();
     },
+    canRelease: () => policies.health().synced,
   });
   const fleet = new FleetFanout({ hub, clock, logger, metrics, result: () => loop.result });
   const leaderLabel = new LeaderLabel({ api: clients.core, self: options.self, logger });
@@ -200,7 +211,7 @@ export function buildController(options: ControllerOptions): Controller {
   const delivery = buildDeliveryServer({
     hub,
     review: (token) => reviewer.review(token),
-    podUid: (namespace, name) => pods.uid(namespace, name),
+    findPod: (namespace, name) => pods.find(namespace, name),
     serving: () => elector.isLeader && !stopped,
     onConnected: (pod) => {
       snapshots.connected(pod);
@@ -211,7 +222,8 @@ export function buildController(options: ControllerOptions): Controller {
   });
   const admin = buildAdminServer({
     registry: metrics.registry,
-    synced: () => policies.health().synced,
+    // Listed and reconciled once: before that the webhook cannot tell which policy governs a pod.
+    synced: () => policies.health().synced && loop.result !== undefined,
     isLeader,
     sidecars: () => hub.size,
   });
@@ -265,6 +277,7 @@ export function buildController(options: ControllerOptions): Controller {
           return;
         case 'disconnected':
           pods.forget(e.session.pod);
+          snapshots.countReleased();
           status.schedule();
           return;
         case 'ack':
@@ -301,6 +314,13 @@ export function buildController(options: ControllerOptions): Controller {
     });
     policies.start();
     watchedPods.start();
+    // With no policy at all the list emits no change; a pass is still due to release sidecars.
+    policies.synced.then(
+      () => {
+        loop.schedule();
+      },
+      () => undefined,
+    );
     // A restarted replica may still carry the label from an earlier leadership.
     await leaderLabel.setSelf(false);
     elector.start();

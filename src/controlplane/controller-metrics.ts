@@ -47,6 +47,18 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
 
+  readonly releases = new Counter({
+    name: 'aicb_controller_releases_total',
+    help: 'Sidecars told that no policy governs their pod any more (they pass requests through).',
+    registers: [this.registry],
+  });
+
+  readonly releasedSidecars = new Gauge({
+    name: 'aicb_controller_released_sidecars',
+    help: 'Connected sidecars that no policy governs (passing requests through unchanged).',
+    registers: [this.registry],
+  });
+
   readonly fleetPushes = new Counter({
     name: 'aicb_controller_fleet_pushes_total',
     help: 'Shared-fleet openings forwarded to other sidecars of a policy.',
@@ -61,7 +73,7 @@ export class ControllerMetrics {
 
   readonly authFailures = new Counter({
     name: 'aicb_controller_auth_failures_total',
-    help: 'Sidecar requests refused at authentication, by reason.',
+    help: 'Sidecar requests refused at authentication, by reason (no_token, rejected, not_pod_bound, unknown_pod, not_injected).',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

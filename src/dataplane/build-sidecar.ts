@@ -148,8 +148,9 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   admin.get('/readyz', (_request, reply) => {
     const snapshot = runtime.snapshot;
     if (snapshot === undefined) return reply.code(503).send({ status: 'no policy yet' });
+    // A released sidecar is ready too: it serves, as a pass-through.
     return reply.send({
-      status: 'ready',
+      status: snapshot.passThrough === undefined ? 'ready' : 'pass-through',
       policy: `${snapshot.policy.namespace}/${snapshot.policy.name}`,
       hash: snapshot.hash,
     });

@@ -33,6 +33,13 @@ export interface CircuitHealthReport {
     readonly name: string;
     readonly namespace: string;
     readonly hash: string;
+    /**
+     * `enforcing`, or `pass-through` when no policy governs the pod any more (name and
+     * namespace are then the former policy's): requests go through unchanged.
+     */
+    readonly mode: 'enforcing' | 'pass-through';
+    /** When the sidecar was released to pass-through (ISO 8601), null while enforcing. */
+    readonly passThroughSince: string | null;
   } | null;
   readonly providers: Record<string, HealthState>;
   readonly overall_health: OverallHealth;
@@ -81,7 +88,13 @@ export function circuitHealth(
     policy:
       snapshot === undefined
         ? null
-        : { name: snapshot.policy.name, namespace: snapshot.policy.namespace, hash: snapshot.hash },
+        : {
+            name: snapshot.passThrough?.formerPolicy.name ?? snapshot.policy.name,
+            namespace: snapshot.passThrough?.formerPolicy.namespace ?? snapshot.policy.namespace,
+            hash: snapshot.hash,
+            mode: snapshot.passThrough === undefined ? 'enforcing' : 'pass-through',
+            passThroughSince: iso(snapshot.passThrough?.sinceWallMs ?? null),
+          },
     providers,
     overall_health: overall,
     endpoints,

@@ -5,12 +5,38 @@
  * jittered backoff (trying each controller address in turn) and keeps the last good snapshot on
  * disk, so a restart while the controller is away still serves with the last policy.
  */
+
+/**
+ * Longest wait between two connection attempts. A sidecar must pick up changes made while the
+ * controller was away within 3 s of the controller serving again (docs/controller.md), so the
+ * ceiling stays at 2 s however long the outage, with full jitter below it so a fleet does not
+ * reconnect in step. Cheap for the controller: a down Service refuses at once, a standby answers
+ * 503 before any token review.
+ */
+export const RECONNECT_MAX_BACKOFF_MS = 2_000;
+/** First ceiling; doubles per failure up to the maximum. */
+export const RECONNECT_MIN_BACKOFF_MS = 500;
+
+/**
+ * The wait before the next attempt after `failures` failed ones in a row (reset by every
+ * successful connect): full jitter below min·2^failures, capped.
+ */
+export function reconnectDelayMs(
+  failures: number,
+  random: () => number,
+  minMs = RECONNECT_MIN_BACKOFF_MS,
+  maxMs = RECONNECT_MAX_BACKOFF_MS,
+): number {
+  return fullJitterMs(backoffCeilingMs(failures + 1, minMs, maxMs), random);
+}
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
+import { passThroughSnapshot } from '../policy/pass-through-snapshot.ts';
 import {
   FleetMessageSchema,
   PROTOCOL_PATHS,
+  ReleaseMessageSchema,
   SCHEMA_VERSION_HEADER,
   SNAPSHOT_SCHEMA_VERSION,
   SnapshotMessageSchema,
@@ -71,8 +97,8 @@ export class ControllerClient {
     if (options.urls.length === 0)
       throw new Error('ControllerClient needs at least one controller URL');
     this.#o = options;
-    this.#minBackoffMs = options.minBackoffMs ?? 500;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.#minBackoffMs = options.minBackoffMs ?? RECONNECT_MIN_BACKOFF_MS;
+    this.#maxBackoffMs = options.maxBackoffMs ?? RECONNECT_MAX_BACKOFF_MS;
   }
 
   /** Loads the persisted snapshot (if any), then connects in the background. */
@@ -86,7 +112,10 @@ export class ControllerClient {
       headersTimeout: 10_000,
     });
     await this.#restorePersisted();
-    this.#unsubscribe = this.#o.sidecar.runtime.circuits.registry.events.on('stateChange', (e) => {
+    const registry = this.#o.sidecar.runtime.circuits.registry;
+    this.#unsubscribe = registry.events.on('stateChange', (e) => {
+      // The counts as the transition left them: what tripped the circuit, for Events and alerts.
+      const state = registry.peek(e.key)?.getState();
       this.#transitions.push({
         key: e.key,
         from: e.from,
@@ -94,6 +123,15 @@ export class ControllerClient {
         reason: e.reason,
         openForMs: e.openForMs ?? null,
         atWallMs: e.atWallMs,
+        ...(state === undefined
+          ? {}
+          : {
+              counts: {
+                consecutiveFailures: state.consecutive,
+                windowFailures: state.windowFailures,
+                windowCalls: state.windowCalls,
+              },
+            }),
       });
       if (e.to === 'open' || e.to === 'forced_open')
         this.#openings.set(e.key, (this.#openings.get(e.key) ?? 0) + 1);
@@ -131,18 +169,26 @@ export class ControllerClient {
         await this.#stream(url);
       } catch (error) {
         if (this.#isStopped()) return;
-        this.#o.logger.warn(
-          { controller: url, error: (error as Error).message },
-          'controller stream failed; serving with the last good policy and retrying',
-        );
+        // Retrying every second or two while the controller is away: say so on the first
+        // failure and then about once a minute, not on every attempt.
+        const fields = {
+          controller: url,
+          error: (error as Error).message,
+          attempt: this.#attempt + 1,
+        };
+        const message = 'controller stream failed; serving with the last good policy and retrying';
+        if (this.#attempt % 30 === 0) this.#o.logger.warn(fields, message);
+        else this.#o.logger.debug(fields, message);
       }
       this.connected = false;
       this.#urlIndex++;
       this.#attempt++;
-      // Full jitter, capped: a fleet of sidecars must not reconnect in lockstep.
-      // #attempt is already 1 here, and the first wait is twice the minimum.
-      const ceiling = backoffCeilingMs(this.#attempt + 1, this.#minBackoffMs, this.#maxBackoffMs);
-      const delay = fullJitterMs(ceiling, this.#o.random ?? Math.random);
+      const delay = reconnectDelayMs(
+        this.#attempt,
+        this.#o.random ?? Math.random,
+        this.#minBackoffMs,
+        this.#maxBackoffMs,
+      );
       await sleep(delay, () => this.#stopped);
     }
   }
@@ -236,6 +282,10 @@ export class ControllerClient {
       await this.#report();
       return;
     }
+    if (name === 'release') {
+      await this.#release(data);
+      return;
+    }
     if (name === 'fleet') {
       const parsed = FleetMessageSchema.safeParse(safeJson(data));
       if (!parsed.success) return;
@@ -252,6 +302,36 @@ export class ControllerClient {
         );
       }
     }
+  }
+
+  /**
+   * No policy governs this pod any more: keep serving, but as a transparent pass-through
+   * (pass-through-snapshot.ts), persisted so a restart does not bring the old policy back, and
+   * with the policy's resolved Secrets gone from memory and disk.
+   */
+  async #release(data: string): Promise<void> {
+    const parsed = ReleaseMessageSchema.safeParse(safeJson(data));
+    if (!parsed.success) return;
+    const current = this.#o.sidecar.runtime.snapshot;
+    if (current === undefined) {
+      this.#o.logger.info('no policy governs this pod; waiting for one');
+      return;
+    }
+    if (current.passThrough !== undefined) return;
+    const released = passThroughSnapshot(current, this.#o.clock.wallMs());
+    const result = this.#o.sidecar.applySnapshot(released);
+    if (!result.applied) {
+      // A bug: the derived snapshot must be valid. Keep the policy rather than fail open silently.
+      this.#o.logger.error({ problems: result.problems }, 'could not switch to pass-through');
+      return;
+    }
+    const former = released.passThrough?.formerPolicy;
+    this.#o.logger.warn(
+      { formerPolicy: former === undefined ? undefined : `${former.namespace}/${former.name}` },
+      'no policy governs this pod any more: passing requests through unchanged',
+    );
+    await this.#persist(released);
+    await this.#report();
   }
 
   async #report(): Promise<void> {

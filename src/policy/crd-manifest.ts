@@ -61,10 +61,24 @@ export function buildCrdManifest(): JsonObject {
               description: 'Circuits open in at least one sidecar.',
             },
             {
+              name: 'Accepted',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Accepted")].status',
+              description: 'The policy is valid and its Secrets resolved.',
+            },
+            {
               name: 'Ready',
               type: 'string',
               jsonPath: '.status.conditions[?(@.type=="Ready")].status',
-              description: 'Every selected sidecar runs the current version.',
+              description:
+                'Accepted, not shadowed by an older policy, and every selected sidecar runs the current version.',
+            },
+            {
+              name: 'Reason',
+              type: 'string',
+              priority: 1,
+              jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+              description: 'Why the policy is (not) Ready.',
             },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

@@ -3,7 +3,9 @@
  *
  * Controller → sidecar: one long-lived server-sent-events stream (GET /v1/stream) carrying
  * `snapshot` events (the compiled policy for this pod), `fleet` events (shared fleet mode: a
- * circuit another sidecar opened) and heartbeats. Sidecar → controller: short POSTs
+ * circuit another sidecar opened), `release` events (no policy governs this pod any more; the
+ * sidecar turns into a pass-through) and heartbeats. A sidecar ignores event names it does not
+ * know, so new ones can be added without a new schema version. Sidecar → controller: short POSTs
  * acknowledging or rejecting each snapshot (/v1/ack) and reporting circuit state (/v1/report).
  * Both sides validate what they receive against these schemas.
  */
@@ -36,6 +38,11 @@ export const FleetMessageSchema = z.strictObject({
   policyHash: z.string(),
 });
 
+export const ReleaseMessageSchema = z.strictObject({
+  /** The policy that governed the pod before, when the controller still knew it. */
+  formerPolicy: z.strictObject({ namespace: z.string(), name: z.string() }).nullable(),
+});
+
 export const AckSchema = z.strictObject({
   hash: z.string(),
   accepted: z.boolean(),
@@ -54,6 +61,13 @@ export const CircuitReportSchema = z.strictObject({
   lastTransitionWallMs: z.number().nullable(),
 });
 
+/** The breaker's counts when a transition happened (what tripped it), for Events and alerts. */
+export const TransitionCountsSchema = z.strictObject({
+  consecutiveFailures: z.number().int().min(0),
+  windowFailures: z.number().int().min(0),
+  windowCalls: z.number().int().min(0),
+});
+
 export const TransitionReportSchema = z.strictObject({
   key: z.string().max(600),
   from: z.string().max(32),
@@ -61,6 +75,8 @@ export const TransitionReportSchema = z.strictObject({
   reason: z.string().max(64),
   openForMs: z.number().nullable(),
   atWallMs: z.number(),
+  /** Absent from sidecars older than the field; the controller then reports no counts. */
+  counts: TransitionCountsSchema.optional(),
 });
 
 export const ReportSchema = z.strictObject({
@@ -73,9 +89,11 @@ export const ReportSchema = z.strictObject({
 
 export type SnapshotMessage = z.output<typeof SnapshotMessageSchema>;
 export type FleetMessage = z.output<typeof FleetMessageSchema>;
+export type ReleaseMessage = z.output<typeof ReleaseMessageSchema>;
 export type Ack = z.output<typeof AckSchema>;
 export type CircuitReport = z.output<typeof CircuitReportSchema>;
 export type TransitionReport = z.output<typeof TransitionReportSchema>;
+export type TransitionCounts = z.output<typeof TransitionCountsSchema>;
 export type Report = z.output<typeof ReportSchema>;
 
 export { SNAPSHOT_SCHEMA_VERSION };

@@ -154,6 +154,19 @@ export const PolicySnapshotSchema = z.strictObject({
       reason: z.string().nullable(),
     }),
   ),
+  /**
+   * Set only on the pass-through snapshot a sidecar derives for itself when no policy governs
+   * its pod any more (pass-through-snapshot.ts); the controller never sends it, so older
+   * sidecars never see the field.
+   */
+  passThrough: z
+    .strictObject({
+      /** The policy that governed the pod before. */
+      formerPolicy: z.strictObject({ namespace: z.string(), name: z.string() }),
+      /** Wall time the sidecar was released. */
+      sinceWallMs: z.number(),
+    })
+    .optional(),
 });
 
 export type PolicySnapshot = z.output<typeof PolicySnapshotSchema>;

@@ -26,6 +26,7 @@ import { createLogger } from '../../src/shared/create-logger.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { connect, eventually, kubeTestenv, type Cluster } from '../support/kube-testenv/cluster.ts';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process.ts';
+import { metricValue } from './controller-harness.ts';
 import { clientsFor, deletePolicies, installCrd } from './kube/kube-helpers.ts';
 
 const env = kubeTestenv();
@@ -40,7 +41,12 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
   let primary: FakeProvider;
   let backup: FakeProvider;
   let receiver: Server;
-  let alerts: { event: string; upstream: string; counts: Record<string, number> }[];
+  let alerts: {
+    event: string;
+    upstream: string;
+    reason: string;
+    counts: Record<string, number>;
+  }[];
   let controllerA: Controller;
   let controllerB: Controller;
   let urlA: string;
@@ -333,7 +339,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     expect(s.openCircuits).toBe(1);
     expect(s.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True' });
     const table = await cluster.kubectl(['get', 'aicp', '-n', ns]);
-    expect(table.stdout).toMatch(/chat-egress\s+openai,backup\s+1\s+True/);
+    expect(table.stdout).toMatch(/chat-egress\s+openai,backup\s+1\s+True\s+True/);
     const events = await waitFor('one CircuitOpened event', async () => {
       const r = await cluster.kubectl([
         'get',
@@ -351,12 +357,20 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     });
     expect(events).toHaveLength(1);
     expect(events[0]?.count ?? 1).toBe(1);
+    // Why it opened, from the sidecar that tripped it (threshold 2).
+    expect(events[0]?.message).toMatch(
+      /^Circuit openai\/chat opened in [12] of 2 sidecars: consecutive_failures \(2 consecutive failures; 2 of \d+ calls in the window failed\)$/,
+    );
     await waitFor('the opened alert', () =>
       Promise.resolve(alerts.some((a) => a.event === 'opened') ? true : undefined),
     );
     await new Promise((r) => setTimeout(r, 500));
     expect(alerts.filter((a) => a.event === 'opened')).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ upstream: 'openai', counts: { sidecars: 2 } });
+    expect(alerts[0]).toMatchObject({
+      upstream: 'openai',
+      reason: 'consecutive_failures',
+      counts: { sidecars: 2, consecutiveFailures: 2 },
+    });
   });
 
   it('hot-reloads an edited policy without restarting the sidecars', async () => {
@@ -456,6 +470,27 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       return res.status;
     };
     expect(await stream(await tokenFile(ns, undefined))).toBe(403);
+    // A pod the injector did not make (no aicircuit.io/injected=true) gets nothing, even with a
+    // valid pod-bound token and labels its namespace's policy selects.
+    const handmade = await clients.core.createNamespacedPod({
+      namespace: ns,
+      body: Object.assign(new V1Pod(), {
+        metadata: { name: 'handmade', labels: { app: 'chat' } },
+        spec: { serviceAccountName: 'sidecar', containers: [{ name: 'app', image: 'x' }] },
+      }),
+    });
+    const notInjectedBefore = await metricValue(
+      controllerA,
+      'aicb_controller_auth_failures_total{reason="not_injected"}',
+    );
+    expect(
+      await stream(await tokenFile(ns, { name: 'handmade', uid: handmade.metadata?.uid ?? '' })),
+    ).toBe(403);
+    expect(
+      await metricValue(controllerA, 'aicb_controller_auth_failures_total{reason="not_injected"}'),
+    ).toBe(notInjectedBefore + 1);
+    expect(controllerA.hub.session(`${ns}/handmade`)).toBeUndefined();
+    expect(((await status()).sidecars as { connected: number }).connected).toBe(2);
     const uid =
       (await clients.core.readNamespacedPod({ namespace: ns, name: 'chat-1' })).metadata?.uid ?? '';
     expect(

@@ -25,6 +25,15 @@ interface PolicyObject {
   status?: Record<string, unknown>;
 }
 
+// False here so the ACCEPTED and READY columns cannot be read off the same condition.
+const ACCEPTED_CONDITION = {
+  type: 'Accepted',
+  status: 'False',
+  reason: 'Invalid',
+  message: 'column test',
+  lastTransitionTime: '2026-01-01T00:00:00Z',
+};
+
 const READY_CONDITION = {
   type: 'Ready',
   status: 'True',
@@ -194,7 +203,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     const before = await cluster.kubectl(['get', 'aicp', '-n', ns]);
     expect(before.code).toBe(0);
     const [header, row] = before.stdout.trim().split('\n');
-    expect(header?.split(/\s+/)).toEqual(['NAME', 'UPSTREAMS', 'OPEN', 'READY', 'AGE']);
+    expect(header?.split(/\s+/)).toEqual(['NAME', 'UPSTREAMS', 'OPEN', 'ACCEPTED', 'READY', 'AGE']);
     expect(row?.split(/\s+/)[0]).toBe('chat');
 
     const patched = await cluster.kubectl([
@@ -207,7 +216,11 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       '--type=merge',
       '-p',
       JSON.stringify({
-        status: { upstreams: 'openai,anthropic', openCircuits: 1, conditions: [READY_CONDITION] },
+        status: {
+          upstreams: 'openai,anthropic',
+          openCircuits: 1,
+          conditions: [ACCEPTED_CONDITION, READY_CONDITION],
+        },
       }),
     ]);
     expect(patched.code).toBe(0);
@@ -215,8 +228,21 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
 
     const after = await cluster.kubectl(['get', 'aicp', '-n', ns]);
     const lines = after.stdout.trim().split('\n');
-    expect(lines[0]?.split(/\s+/)).toEqual(['NAME', 'UPSTREAMS', 'OPEN', 'READY', 'AGE']);
-    expect(lines[1]?.split(/\s+/).slice(0, 4)).toEqual(['chat', 'openai,anthropic', '1', 'True']);
+    expect(lines[0]?.split(/\s+/)).toEqual([
+      'NAME',
+      'UPSTREAMS',
+      'OPEN',
+      'ACCEPTED',
+      'READY',
+      'AGE',
+    ]);
+    expect(lines[1]?.split(/\s+/).slice(0, 5)).toEqual([
+      'chat',
+      'openai,anthropic',
+      '1',
+      'False',
+      'True',
+    ]);
   });
 
   it('the status subresource accepts a status patch and ignores spec changes sent with it', async () => {

@@ -93,6 +93,10 @@ export class PolicyAlerts {
       reason: t.reason,
       counts: t.counts,
       ...(t.outageDurationMs === undefined ? {} : { outageDurationMs: t.outageDurationMs }),
+      ...(t.openForMs === undefined ? {} : { openForMs: t.openForMs }),
+      ...(t.retryAtWallMs === undefined
+        ? {}
+        : { retryAt: new Date(t.retryAtWallMs).toISOString() }),
       at: new Date(t.atWallMs).toISOString(),
       source: { kind: 'controller', id: this.#o.identity },
     };

@@ -15,13 +15,14 @@ import {
 import type { Logger } from '../../shared/create-logger.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import type { TokenReviewResult } from '../kube/token-reviewer.ts';
+import type { FoundPod } from './pod-lookup.ts';
 import type { SidecarHub } from './sidecar-hub.ts';
 
 export interface DeliveryServerOptions {
   readonly hub: SidecarHub;
   readonly review: (token: string) => Promise<TokenReviewResult>;
-  /** The pod's uid if it exists (from the cache or the API server), else undefined. */
-  readonly podUid: (namespace: string, name: string) => Promise<string | undefined>;
+  /** The pod if it exists (from the cache or the API server), else undefined. */
+  readonly findPod: (namespace: string, name: string) => Promise<FoundPod | undefined>;
   /** False on a standby: streams are refused so sidecars move on to the leader. */
   readonly serving: () => boolean;
   /** Called right after a stream opened, to send the pod its snapshot. */
@@ -76,9 +77,19 @@ export function buildDeliveryServer(options: DeliveryServerOptions): FastifyInst
       refuse(403, 'not_pod_bound', 'the token is not bound to a pod');
       return;
     }
-    const uid = await options.podUid(result.namespace, result.podName);
-    if (uid === undefined || (result.podUid !== undefined && uid !== result.podUid)) {
+    const pod = await options.findPod(result.namespace, result.podName);
+    if (pod === undefined || (result.podUid !== undefined && pod.uid !== result.podUid)) {
       refuse(403, 'unknown_pod', `pod ${result.namespace}/${result.podName} does not exist`);
+      return;
+    }
+    // A policy carries resolved Secrets: it goes only to sidecars the injector put there, not to
+    // any pod that can mint a token for our audience.
+    if (!pod.injected) {
+      refuse(
+        403,
+        'not_injected',
+        `pod ${result.namespace}/${result.podName} is not labelled aicircuit.io/injected=true`,
+      );
       return;
     }
     return { pod: `${result.namespace}/${result.podName}`, namespace: result.namespace };

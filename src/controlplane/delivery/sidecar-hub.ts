@@ -5,7 +5,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
-import type { Ack, FleetMessage, Report } from '../../policy/sidecar-protocol.ts';
+import type {
+  Ack,
+  FleetMessage,
+  ReleaseMessage,
+  Report,
+  TransitionReport,
+} from '../../policy/sidecar-protocol.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Emitter } from '../../shared/emitter.ts';
 
@@ -17,11 +23,20 @@ export interface SidecarSession {
   readonly connectedAtWallMs: number;
   /** Hash of the last snapshot sent, and when its change was first seen (propagation metric). */
   sentHash: string | undefined;
+  /** The policy of the last snapshot sent (named in a later release). */
+  sentPolicy: { readonly namespace: string; readonly name: string } | undefined;
+  /** Released to pass-through: no policy governs the pod (until a snapshot is sent again). */
+  released: boolean;
   sentChangedAtWallMs: number;
   ackedHash: string | undefined;
   rejectedHash: string | undefined;
   problems: readonly string[];
   report: Report | undefined;
+  /**
+   * The last transition this sidecar reported per circuit (`upstream/endpoint`), kept across
+   * reports: why a circuit opened (reason, counts) outlives the report that said so.
+   */
+  readonly lastTransitions: Map<string, TransitionReport>;
 }
 
 interface Connection {
@@ -76,11 +91,14 @@ export class SidecarHub {
       namespace,
       connectedAtWallMs: this.#clock.wallMs(),
       sentHash: undefined,
+      sentPolicy: undefined,
+      released: false,
       sentChangedAtWallMs: 0,
       ackedHash: undefined,
       rejectedHash: undefined,
       problems: [],
       report: undefined,
+      lastTransitions: new Map(),
     };
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -109,6 +127,11 @@ export class SidecarHub {
     const connection = this.#connections.get(pod);
     if (connection === undefined || connection.session.sentHash === snapshot.hash) return false;
     connection.session.sentHash = snapshot.hash;
+    connection.session.sentPolicy = {
+      namespace: snapshot.policy.namespace,
+      name: snapshot.policy.name,
+    };
+    connection.session.released = false;
     connection.session.sentChangedAtWallMs = changedAtWallMs;
     // One reconcile pushes the same version to every pod of a policy: serialize it once.
     const cached = this.#lastEvent;
@@ -120,6 +143,22 @@ export class SidecarHub {
       this.#lastEvent = { snapshot, changedAtWallMs, line };
     }
     connection.res.write(line);
+    return true;
+  }
+
+  /**
+   * Tells a sidecar that no policy governs its pod any more; once per release (a later snapshot
+   * re-arms it). Returns true when something was sent.
+   */
+  release(pod: string): boolean {
+    const connection = this.#connections.get(pod);
+    if (connection === undefined || connection.session.released) return false;
+    const { session } = connection;
+    const message: ReleaseMessage = { formerPolicy: session.sentPolicy ?? null };
+    session.released = true;
+    // Whatever policy selects the pod next must be sent, even the same version as before.
+    session.sentHash = undefined;
+    connection.res.write(`event: release\ndata: ${JSON.stringify(message)}\n\n`);
     return true;
   }
 
@@ -160,6 +199,10 @@ export class SidecarHub {
     const session = this.#connections.get(pod)?.session;
     if (session === undefined) return false;
     session.report = report;
+    const circuitOf = new Map(report.circuits.map((c) => [c.key, `${c.upstream}/${c.endpoint}`]));
+    for (const t of report.transitions) {
+      session.lastTransitions.set(circuitOf.get(t.key) ?? circuitIdOfKey(t.key), t);
+    }
     this.events.emit({ kind: 'report', session, report });
     return true;
   }
@@ -171,4 +214,13 @@ export class SidecarHub {
       res.end();
     }
   }
+}
+
+/**
+ * `upstream/endpoint` of a breaker key the report's circuit list does not name (an evicted
+ * circuit): keys are `upstream`, `upstream/endpoint` or `upstream/endpoint/model`.
+ */
+function circuitIdOfKey(key: string): string {
+  const [upstream = key, endpoint = 'all'] = key.split('/');
+  return `${upstream}/${endpoint}`;
 }

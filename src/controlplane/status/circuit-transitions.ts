@@ -30,9 +30,15 @@ export interface CircuitTransition {
   readonly counts: AlertCounts;
   /** For `closed`: how long the circuit was open somewhere in the fleet. */
   readonly outageDurationMs?: number;
+  /** For `opened`: the open period the tripping sidecar chose, and when it may probe again. */
+  readonly openForMs?: number;
+  readonly retryAtWallMs?: number;
   /** Wall time of the transition. */
   readonly atWallMs: number;
 }
+
+/** The reason of a transition no sidecar explained. */
+export const UNKNOWN_REASON = 'unknown';
 
 export interface CircuitDiffInput {
   readonly policy: { readonly namespace: string; readonly name: string };
@@ -69,26 +75,32 @@ export function diffCircuits(input: CircuitDiffInput): CircuitDiff {
       endpoint: c.endpoint,
       atWallMs: nowWallMs,
     };
-    transitions.push(
-      open
-        ? {
-            ...common,
-            event: 'opened',
-            fromState: 'closed',
-            toState: 'open',
-            reason: 'circuit_opened_in_fleet',
-            counts: { sidecars: input.sidecars, openSidecars: c.openSidecars },
-          }
-        : {
-            ...common,
-            event: 'closed',
-            fromState: 'open',
-            toState: 'closed',
-            reason: 'circuit_closed_in_fleet',
-            counts: { sidecars: input.sidecars, openSidecars: 0 },
-            ...(before === undefined ? {} : { outageDurationMs: nowWallMs - before.sinceWallMs }),
-          },
-    );
+    if (open) {
+      // Why it opened comes from the sidecar that tripped it (its report); older sidecars do
+      // not send counts, and a sidecar's transitions can be lost with a report: then unknown.
+      const trip = c.trip;
+      transitions.push({
+        ...common,
+        event: 'opened',
+        fromState: trip?.from ?? 'closed',
+        toState: trip?.to ?? 'open',
+        reason: trip?.reason ?? UNKNOWN_REASON,
+        counts: { ...trip?.counts, sidecars: input.sidecars, openSidecars: c.openSidecars },
+        ...(trip?.openForMs === null || trip?.openForMs === undefined
+          ? {}
+          : { openForMs: trip.openForMs, retryAtWallMs: trip.atWallMs + trip.openForMs }),
+      });
+    } else {
+      transitions.push({
+        ...common,
+        event: 'closed',
+        fromState: c.recovery?.from ?? 'open',
+        toState: 'closed',
+        reason: c.recovery?.reason ?? UNKNOWN_REASON,
+        counts: { sidecars: input.sidecars, openSidecars: 0 },
+        ...(before === undefined ? {} : { outageDurationMs: nowWallMs - before.sinceWallMs }),
+      });
+    }
   }
   return { next, transitions };
 }

@@ -4,7 +4,7 @@
  * Degraded conditions, sidecar counts, and per-circuit state with how many sidecars see it open.
  */
 import type { PolicyStatus } from '../../policy/policy-schema.ts';
-import type { CircuitReport } from '../../policy/sidecar-protocol.ts';
+import type { CircuitReport, TransitionReport } from '../../policy/sidecar-protocol.ts';
 import type { SidecarSession } from '../delivery/sidecar-hub.ts';
 import { buildCondition, type Condition } from '../kube/status-writer.ts';
 import type { PolicyVerdict } from '../reconcile/reconcile.ts';
@@ -18,6 +18,10 @@ export interface CircuitAggregate {
   readonly openSidecars: number;
   readonly openings: number;
   readonly lastTransitionWallMs: number | null;
+  /** The latest opening reported by a sidecar that sees it open: why it opened. */
+  readonly trip?: TransitionReport;
+  /** The latest closing reported by any sidecar: how it recovered. */
+  readonly recovery?: TransitionReport;
 }
 
 const SEVERITY: Record<CircuitState, number> = {
@@ -39,6 +43,8 @@ export function aggregateCircuits(sessions: readonly SidecarSession[]): CircuitA
       open: Set<number>;
       openings: number;
       last: number | null;
+      trip: TransitionReport | undefined;
+      recovery: TransitionReport | undefined;
     }
   >();
   for (const session of sessions) {
@@ -51,10 +57,18 @@ export function aggregateCircuits(sessions: readonly SidecarSession[]): CircuitA
         open: new Set<number>(),
         openings: 0,
         last: null,
+        trip: undefined,
+        recovery: undefined,
       };
       const state = statusState(c.state);
       if (SEVERITY[state] > SEVERITY[entry.state]) entry.state = state;
-      if (c.state === 'open' || c.state === 'forced_open') entry.open.add(session.id);
+      const last = session.lastTransitions.get(key);
+      if (c.state === 'open' || c.state === 'forced_open') {
+        entry.open.add(session.id);
+        if (isOpening(last) && last.atWallMs > (entry.trip?.atWallMs ?? -1)) entry.trip = last;
+      }
+      if (last?.to === 'closed' && last.atWallMs > (entry.recovery?.atWallMs ?? -1))
+        entry.recovery = last;
       entry.openings += c.openings;
       if (c.lastTransitionWallMs !== null)
         entry.last = Math.max(entry.last ?? 0, c.lastTransitionWallMs);
@@ -69,6 +83,8 @@ export function aggregateCircuits(sessions: readonly SidecarSession[]): CircuitA
       openSidecars: e.open.size,
       openings: e.openings,
       lastTransitionWallMs: e.last,
+      ...(e.trip === undefined ? {} : { trip: e.trip }),
+      ...(e.recovery === undefined ? {} : { recovery: e.recovery }),
     }))
     .sort((a, b) => `${a.upstream}/${a.endpoint}`.localeCompare(`${b.upstream}/${b.endpoint}`));
 }
@@ -118,16 +134,15 @@ export function computePolicyStatus(input: StatusInput): PolicyStatus {
           },
           nowWallMs,
         ),
-    readyCondition(
-      selected,
-      sessions.length,
+    readyCondition({
+      verdict,
+      governed: selected,
+      connected: sessions.length,
       acknowledged,
       rejected,
-      verdict.accepted,
-      generation,
-      nowWallMs,
       sessions,
-    ),
+      nowWallMs,
+    }),
     open.length > 0
       ? buildCondition(
           {
@@ -179,67 +194,69 @@ export function computePolicyStatus(input: StatusInput): PolicyStatus {
   };
 }
 
-function readyCondition(
-  selected: number,
-  connected: number,
-  acknowledged: number,
-  rejected: number,
-  accepted: boolean,
-  generation: number,
-  nowWallMs: number,
-  sessions: readonly SidecarSession[],
-): Condition {
+interface ReadyInput {
+  readonly verdict: PolicyVerdict;
+  /** Pods this policy governs (selects and is the oldest to select). */
+  readonly governed: number;
+  readonly connected: number;
+  readonly acknowledged: number;
+  readonly rejected: number;
+  readonly sessions: readonly SidecarSession[];
+  readonly nowWallMs: number;
+}
+
+/**
+ * Ready means the policy is in force as written: accepted, not shadowed by an older policy on
+ * any pod it selects, and run by every sidecar it governs. Each way of falling short has its
+ * own reason, checked in the order an operator should fix them.
+ */
+function readyCondition(input: ReadyInput): Condition {
+  const { verdict, governed, acknowledged, rejected, nowWallMs } = input;
+  const observedGeneration = verdict.generation;
+  const condition = (status: 'True' | 'False', reason: string, message: string) =>
+    buildCondition({ type: 'Ready', status, reason, message, observedGeneration }, nowWallMs);
   if (rejected > 0) {
     const problems =
-      sessions
+      input.sessions
         .find((s) => s.problems.length > 0)
         ?.problems.slice(0, 3)
         .join('; ') ?? '';
-    return buildCondition(
-      {
-        type: 'Ready',
-        status: 'False',
-        reason: 'Rejected',
-        message: `${rejected} sidecars rejected the policy: ${problems}`,
-        observedGeneration: generation,
-      },
-      nowWallMs,
+    return condition('False', 'Rejected', `${rejected} sidecars rejected the policy: ${problems}`);
+  }
+  if (!verdict.accepted) {
+    return condition(
+      'False',
+      'NotAccepted',
+      verdict.lastGood === undefined
+        ? 'The policy is not accepted (see the Accepted condition); no sidecar runs it.'
+        : `The policy is not accepted (see the Accepted condition); ${acknowledged} of ${governed} governed sidecars run its last accepted version.`,
     );
   }
-  if (selected === 0) {
-    return buildCondition(
-      {
-        type: 'Ready',
-        status: 'True',
-        reason: 'NoSidecars',
-        message: 'No pod with a sidecar is selected.',
-        observedGeneration: generation,
-      },
-      nowWallMs,
+  if (verdict.shadowedBy.length > 0) {
+    const shadowed = verdict.selected - governed;
+    return condition(
+      'False',
+      'Shadowed',
+      `${shadowed} of the ${verdict.selected} pods it selects are governed by the older ${plural(verdict.shadowedBy.length, 'policy', 'policies')} ${verdict.shadowedBy.join(', ')} (the oldest policy that selects a pod governs it).`,
     );
   }
-  if (acknowledged >= selected && accepted) {
-    return buildCondition(
-      {
-        type: 'Ready',
-        status: 'True',
-        reason: 'AllAcknowledged',
-        message: `All ${selected} sidecars run this version.`,
-        observedGeneration: generation,
-      },
-      nowWallMs,
-    );
+  if (governed === 0) return condition('True', 'NoSidecars', 'No pod with a sidecar is selected.');
+  if (acknowledged >= governed) {
+    return condition('True', 'AllAcknowledged', `All ${governed} sidecars run this version.`);
   }
-  return buildCondition(
-    {
-      type: 'Ready',
-      status: 'False',
-      reason: accepted ? 'Propagating' : 'NotAccepted',
-      message: `${acknowledged} of ${selected} selected sidecars run the ${accepted ? 'current' : 'last accepted'} version (${connected} connected).`,
-      observedGeneration: generation,
-    },
-    nowWallMs,
+  return condition(
+    'False',
+    'Propagating',
+    `${acknowledged} of ${governed} selected sidecars run the current version (${input.connected} connected).`,
   );
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
+
+function isOpening(t: TransitionReport | undefined): t is TransitionReport {
+  return t !== undefined && (t.to === 'open' || t.to === 'forced_open');
 }
 
 function statusState(state: CircuitReport['state']): CircuitState {

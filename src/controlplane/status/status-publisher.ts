@@ -6,11 +6,12 @@
  */
 import type { Clock } from '../../shared/clock.ts';
 import type { SidecarHub, SidecarSession } from '../delivery/sidecar-hub.ts';
-import { policySubject } from '../kube/event-recorder.ts';
+import { policySubject, type EventRecorder } from '../kube/event-recorder.ts';
 import type { PolicyObject } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { ReconcileResult } from '../reconcile/reconcile.ts';
 import { diffCircuits, type PolicyCircuits } from './circuit-transitions.ts';
+import { policyEvents, policyMarks, type PolicyMarks } from './policy-events.ts';
 import { aggregateCircuits, computePolicyStatus } from './policy-status.ts';
 import type { TransitionWriter } from './transition-writer.ts';
 
@@ -25,6 +26,7 @@ export interface StatusPublisherOptions {
   readonly secretsSynced: (namespace: string) => boolean;
   readonly statusWriter: Pick<StatusWriter, 'write'>;
   readonly transitions: TransitionWriter;
+  readonly events: Pick<EventRecorder, 'record'>;
   readonly isLeader: () => boolean;
   /** Debounce of passes. Default 200 ms. */
   readonly debounceMs?: number;
@@ -34,6 +36,11 @@ export class StatusPublisher {
   readonly #o: StatusPublisherOptions;
   /** The fleet circuit picture per policy key, as of the previous pass. */
   readonly #pictures = new Map<string, PolicyCircuits>();
+  /**
+   * What was last announced about each policy itself; before the first pass of this leader, the
+   * status on the object (written by a previous leader) stands in, so nothing is said twice.
+   */
+  readonly #marks = new Map<string, PolicyMarks>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -53,6 +60,7 @@ export class StatusPublisher {
   /** A new leader takes the circuit picture as it is, without alerting for what came before. */
   resetPictures(): void {
     this.#pictures.clear();
+    this.#marks.clear();
   }
 
   stop(): void {
@@ -83,12 +91,18 @@ export class StatusPublisher {
       const sessions = sessionsByPolicy.get(key) ?? [];
       const status = computePolicyStatus({
         verdict,
-        upstreams: snapshot?.upstreams.map((u) => u.name) ?? [],
+        // What the sidecars run; for a policy never accepted, what its spec names.
+        upstreams:
+          snapshot?.upstreams.map((u) => u.name) ?? (verdict.accepted ? [] : verdict.upstreams),
         sessions,
         expectedHash: snapshot?.hash,
         nowWallMs: now,
       });
       void this.#o.statusWriter.write({ namespace, name }, status, object.status);
+      const subject = policySubject(object);
+      for (const event of policyEvents(this.#marks.get(key) ?? policyMarks(object.status), status))
+        this.#o.events.record(subject, event);
+      this.#marks.set(key, policyMarks(status));
       const diff = diffCircuits({
         policy: { namespace, name },
         previous: this.#pictures.get(key),
@@ -97,10 +111,13 @@ export class StatusPublisher {
         nowWallMs: now,
       });
       this.#pictures.set(key, diff.next);
-      this.#o.transitions.write(policySubject(object), diff.transitions);
+      this.#o.transitions.write(subject, diff.transitions);
     }
     for (const key of this.#pictures.keys()) {
       if (!result.policies.has(key)) this.#pictures.delete(key);
+    }
+    for (const key of this.#marks.keys()) {
+      if (!result.policies.has(key)) this.#marks.delete(key);
     }
   }
 }

@@ -36,7 +36,7 @@ export function eventOf(t: CircuitTransition): EventRecord | undefined {
       return {
         type: 'Warning',
         reason: 'CircuitOpened',
-        message: `Circuit ${id} opened in ${t.counts.openSidecars ?? 0} of ${t.counts.sidecars ?? 0} sidecars`,
+        message: `Circuit ${id} opened in ${t.counts.openSidecars ?? 0} of ${t.counts.sidecars ?? 0} sidecars: ${tripDetail(t)}`,
       };
     case 'closed':
       return {
@@ -48,4 +48,16 @@ export function eventOf(t: CircuitTransition): EventRecord | undefined {
     case 'allTargetsOpen':
       return undefined;
   }
+}
+
+/** "consecutive_failures (5 consecutive failures; 5 of 6 calls in the window failed)". */
+function tripDetail(t: CircuitTransition): string {
+  const { consecutiveFailures, windowFailures, windowCalls } = t.counts;
+  const numbers = [
+    ...(consecutiveFailures === undefined ? [] : [`${consecutiveFailures} consecutive failures`]),
+    ...(windowFailures === undefined || windowCalls === undefined
+      ? []
+      : [`${windowFailures} of ${windowCalls} calls in the window failed`]),
+  ];
+  return numbers.length === 0 ? t.reason : `${t.reason} (${numbers.join('; ')})`;
 }

@@ -11,6 +11,28 @@ const circuit = (openSidecars: number): CircuitAggregate => ({
   openSidecars,
   openings: openSidecars,
   lastTransitionWallMs: null,
+  ...(openSidecars > 0
+    ? {
+        trip: {
+          key: 'openai/chat',
+          from: 'closed',
+          to: 'open',
+          reason: 'consecutive_failures',
+          openForMs: 30_000,
+          atWallMs: 900,
+          counts: { consecutiveFailures: 5, windowFailures: 5, windowCalls: 6 },
+        },
+      }
+    : {
+        recovery: {
+          key: 'openai/chat',
+          from: 'half_open',
+          to: 'closed',
+          reason: 'probe_success',
+          openForMs: null,
+          atWallMs: 60_900,
+        },
+      }),
 });
 
 describe('policy-level circuit transitions', () => {
@@ -41,8 +63,21 @@ describe('policy-level circuit transitions', () => {
       sidecars: 3,
       nowWallMs: 1000,
     });
+    // Why it opened, with the tripping sidecar's counts, as the runbook promises.
     expect(opened.transitions).toEqual([
-      expect.objectContaining({ event: 'opened', counts: { sidecars: 3, openSidecars: 1 } }),
+      expect.objectContaining({
+        event: 'opened',
+        reason: 'consecutive_failures',
+        counts: {
+          consecutiveFailures: 5,
+          windowFailures: 5,
+          windowCalls: 6,
+          sidecars: 3,
+          openSidecars: 1,
+        },
+        openForMs: 30_000,
+        retryAtWallMs: 30_900,
+      }),
     ]);
     previous = opened.next;
     const more = diffCircuits({
@@ -62,7 +97,13 @@ describe('policy-level circuit transitions', () => {
       nowWallMs: 61_000,
     });
     expect(closed.transitions).toEqual([
-      expect.objectContaining({ event: 'closed', outageDurationMs: 60_000, atWallMs: 61_000 }),
+      expect.objectContaining({
+        event: 'closed',
+        reason: 'probe_success',
+        fromState: 'half_open',
+        outageDurationMs: 60_000,
+        atWallMs: 61_000,
+      }),
     ]);
     const [openedTransition] = opened.transitions;
     const [closedTransition] = closed.transitions;
@@ -71,7 +112,8 @@ describe('policy-level circuit transitions', () => {
     expect(eventOf(openedTransition)).toEqual({
       type: 'Warning',
       reason: 'CircuitOpened',
-      message: 'Circuit openai/chat opened in 1 of 3 sidecars',
+      message:
+        'Circuit openai/chat opened in 1 of 3 sidecars: consecutive_failures (5 consecutive failures; 5 of 6 calls in the window failed)',
     });
     expect(eventOf(closedTransition)?.reason).toBe('CircuitClosed');
   });

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { reconcile, type PolicyObject } from '../../../src/controlplane/reconcile/reconcile.ts';
+import { policyEvents, policyMarks } from '../../../src/controlplane/status/policy-events.ts';
+import { computePolicyStatus } from '../../../src/controlplane/status/policy-status.ts';
+
+const upstreams = [
+  { name: 'openai', provider: 'openai', baseURL: 'https://api.openai.com' },
+  {
+    name: 'anthropic',
+    provider: 'anthropic',
+    baseURL: 'https://api.anthropic.com',
+    apiKey: { secretKeyRef: { name: 'anthropic', key: 'api-key' } },
+  },
+];
+const policy = (name: string, spec: object, created: string, generation = 1): PolicyObject => ({
+  namespace: 'shop',
+  name,
+  generation,
+  creationTimestamp: created,
+  raw: { apiVersion: 'aicircuit.io/v1alpha1', kind: 'AICircuitPolicy', metadata: { name }, spec },
+});
+
+function statusOf(policies: PolicyObject[], name: string, secrets: Record<string, string> = {}) {
+  const result = reconcile({
+    policies,
+    pods: [{ namespace: 'shop', name: 'api-1', labels: { app: 'api' } }],
+    readSecret: (_ns, n, k) => secrets[`${n}/${k}`],
+    lastGood: new Map(),
+  });
+  const verdict = result.policies.get(`shop/${name}`);
+  if (verdict === undefined) throw new Error('no verdict');
+  return computePolicyStatus({
+    verdict,
+    upstreams: verdict.accepted ? verdict.snapshot.upstreams.map((u) => u.name) : verdict.upstreams,
+    sessions: [],
+    expectedHash: verdict.accepted ? verdict.snapshot.hash : undefined,
+    nowWallMs: 0,
+  });
+}
+const condition = (status: ReturnType<typeof statusOf>, type: string) =>
+  status.conditions?.find((c) => c.type === type);
+
+describe('policy status', () => {
+  it('is not Ready while not Accepted, even with no sidecar selected, and still names its upstreams', () => {
+    const status = statusOf(
+      [policy('egress', { podSelector: { matchLabels: { app: 'none' } }, upstreams }, 't1')],
+      'egress',
+    );
+    expect(condition(status, 'Accepted')).toMatchObject({
+      status: 'False',
+      reason: 'SecretNotFound',
+    });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'NotAccepted' });
+    expect(status.upstreams).toBe('openai,anthropic');
+  });
+
+  it('is not Ready when an older policy governs the pods it selects', () => {
+    const secrets = { 'anthropic/api-key': 'sk' };
+    const policies = [
+      policy('older', { upstreams }, '2026-01-01T00:00:00Z'),
+      policy(
+        'newer',
+        { podSelector: { matchLabels: { app: 'api' } }, upstreams },
+        '2026-02-01T00:00:00Z',
+      ),
+    ];
+    const newer = statusOf(policies, 'newer', secrets);
+    expect(condition(newer, 'Accepted')?.status).toBe('True');
+    expect(condition(newer, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'Shadowed',
+      message:
+        '1 of the 1 pods it selects are governed by the older policy older (the oldest policy that selects a pod governs it).',
+    });
+    expect(condition(statusOf(policies, 'older', secrets), 'Ready')?.status).toBe('False');
+    expect(condition(statusOf(policies, 'older', secrets), 'Ready')?.reason).toBe('Propagating');
+  });
+});
+
+describe('policy Events', () => {
+  it('warns once per rejection (again for a new generation or reason) and once per shadowing', () => {
+    const rejected = statusOf([policy('egress', { upstreams }, 't1')], 'egress');
+    const first = policyEvents(policyMarks(undefined), rejected);
+    expect(first).toEqual([
+      {
+        type: 'Warning',
+        reason: 'PolicyRejected',
+        message: 'SecretNotFound: Secret keys not found in namespace shop: anthropic/api-key',
+      },
+    ]);
+    expect(policyEvents(policyMarks(rejected), rejected)).toEqual([]);
+    const nextGeneration = statusOf([policy('egress', { upstreams }, 't1', 2)], 'egress');
+    expect(policyEvents(policyMarks(rejected), nextGeneration)).toHaveLength(1);
+    const shadowed = statusOf(
+      [
+        policy('older', { upstreams: [upstreams[0]] }, '2026-01-01T00:00:00Z'),
+        policy('newer', { upstreams: [upstreams[0]] }, '2026-02-01T00:00:00Z'),
+      ],
+      'newer',
+    );
+    expect(policyEvents(policyMarks(undefined), shadowed)).toEqual([
+      expect.objectContaining({ type: 'Warning', reason: 'PolicyShadowed' }),
+    ]);
+    expect(policyEvents(policyMarks(shadowed), shadowed)).toEqual([]);
+  });
+});
