@@ -57,7 +57,8 @@ cp "$CHART/crds/aicircuitpolicies.aicircuit.io.yaml" "$OUT/aicircuitpolicies.aic
   trap 'rm -rf "$scratch"' EXIT
   HOME=$scratch HELM_CACHE_HOME=$scratch/cache HELM_CONFIG_HOME=$scratch/config \
     HELM_DATA_HOME=$scratch/data KUBECONFIG=/dev/null \
-    "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --set certManager.enabled=true
+    "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" --set certManager.enabled=true \
+    --skip-tests # the `helm test` hook is Helm's; kubectl apply -k would run it as a plain Pod
 } >"$OUT/ai-circuit-breaker.yaml"
 
 echo "render.sh: wrote $OUT/{kustomization,namespace,aicircuitpolicies.aicircuit.io,ai-circuit-breaker}.yaml" >&2

@@ -88,6 +88,12 @@ function main(argv: readonly string[], io: CommandIo): Promise<number> | number 
   }
 }
 
+// `aicb crd | head` closes the pipe early: that is the reader being done, not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const io: CommandIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),

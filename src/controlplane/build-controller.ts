@@ -222,7 +222,8 @@ export function buildController(options: ControllerOptions): Controller {
   });
   const admin = buildAdminServer({
     registry: metrics.registry,
-    synced: () => policies.health().synced,
+    // Listed and reconciled once: before that the webhook cannot tell which policy governs a pod.
+    synced: () => policies.health().synced && loop.result !== undefined,
     isLeader,
     sidecars: () => hub.size,
   });

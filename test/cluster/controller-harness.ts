@@ -21,7 +21,12 @@ export async function startLeadingController(
   leaseNamespace: string,
   identity: string,
   extra: Partial<ControllerOptions> = {},
-): Promise<{ controller: Controller; deliveryUrl: string; adminUrl: string }> {
+): Promise<{
+  controller: Controller;
+  deliveryUrl: string;
+  adminUrl: string;
+  webhookUrl: string | undefined;
+}> {
   const controller = buildController({
     clients,
     logger: extra.logger ?? createLogger({ level: 'warn' }),
@@ -39,11 +44,11 @@ export async function startLeadingController(
     ...extra,
   });
   await controller.start();
-  const { deliveryUrl, adminUrl } = await controller.listen();
+  const { deliveryUrl, adminUrl, webhookUrl } = await controller.listen();
   await waitFor(`${identity} to lead`, () =>
     Promise.resolve(controller.isLeader ? true : undefined),
   );
-  return { controller, deliveryUrl, adminUrl };
+  return { controller, deliveryUrl, adminUrl, webhookUrl };
 }
 
 /** Retries `attempt` until it returns a value, failing with `what` after `timeoutMs`. */

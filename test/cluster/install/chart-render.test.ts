@@ -164,14 +164,17 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         `ClusterRole/${FULL}-controller`,
         `ClusterRoleBinding/${FULL}-auth-delegator`,
         `ClusterRoleBinding/${FULL}-controller`,
+        `ConfigMap/${FULL}-helm-test`,
         `ConfigMap/${FULL}-injector`,
         `Deployment/${FULL}-controller`,
         `MutatingWebhookConfiguration/${FULL}-injector`,
+        `Pod/${FULL}-helm-test`,
         `PodDisruptionBudget/${FULL}-controller`,
         `Role/${FULL}-leader-election`,
         `RoleBinding/${FULL}-leader-election`,
         `Secret/${FULL}-tls`,
         `Service/${FULL}-controller`,
+        `Service/${FULL}-metrics`,
         `Service/${FULL}-webhook`,
         `ServiceAccount/${FULL}-controller`,
       ]);
@@ -310,7 +313,6 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       const webhook = one(defaults, 'Service', `${FULL}-webhook`);
       expect(at(webhook, 'spec')).toEqual({
         type: 'ClusterIP',
-        publishNotReadyAddresses: true,
         selector: SELECTOR,
         ports: [
           {
@@ -621,12 +623,13 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       ]);
     });
 
-    it('the ServiceMonitor selects the controller Service (not the webhook one) on its metrics port', () => {
+    it('the ServiceMonitor selects the metrics Service of every replica (not the leader-only one) on its metrics port', () => {
       const sm = one(monitored, 'ServiceMonitor');
       expect(sm.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+      const selector = { ...SELECTOR, 'app.kubernetes.io/component': 'metrics' };
       expect(at(sm, 'spec')).toEqual({
         namespaceSelector: { matchNames: [NS] },
-        selector: { matchLabels: SELECTOR },
+        selector: { matchLabels: selector },
         endpoints: [
           {
             port: 'metrics',
@@ -639,11 +642,13 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       });
       const services = monitored.filter((o) => o.kind === 'Service');
       const selected = services.filter((s) =>
-        Object.entries(SELECTOR).every(([k, v]) => s.metadata.labels?.[k] === v),
+        Object.entries(selector).every(([k, v]) => s.metadata.labels?.[k] === v),
       );
-      expect(selected.map((s) => s.metadata.name)).toEqual([`${FULL}-controller`]);
+      expect(selected.map((s) => s.metadata.name)).toEqual([`${FULL}-metrics`]);
       const ports = at(selected[0], 'spec.ports') as { name: string }[];
-      expect(ports.map((p) => p.name)).toContain('metrics');
+      expect(ports.map((p) => p.name)).toEqual(['metrics']);
+      // It reaches every replica: its pod selector has no leader label.
+      expect(at(selected[0], 'spec.selector')).toEqual(SELECTOR);
     });
 
     it('the PodMonitor scrapes injected sidecars in every namespace on aicb-admin', () => {
@@ -657,8 +662,79 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
             scheme: 'http',
             interval: '30s',
             scrapeTimeout: '10s',
+            // The metric's own endpoint label (chat, embeddings) wins over the port name.
+            relabelings: [{ action: 'labeldrop', regex: 'endpoint' }],
           },
         ],
+      });
+    });
+  });
+
+  describe('options', () => {
+    it('networkPolicy: ingress on the three controller ports only, egress restricted only when rules are given', async () => {
+      expect(defaults.some((o) => o.kind === 'NetworkPolicy')).toBe(false);
+      const open = one(
+        await helm.template(RELEASE, NS, ['--set', 'networkPolicy.enabled=true']),
+        'NetworkPolicy',
+      );
+      expect(at(open, 'spec')).toEqual({
+        podSelector: { matchLabels: SELECTOR },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { ports: [{ port: 15402, protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
+          { ports: [{ port: 15403, protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
+          { ports: [{ port: 15404, protocol: 'TCP' }] },
+        ],
+      });
+      const strict = one(
+        await helm.template(RELEASE, NS, ['-f', NON_DEFAULT_VALUES]),
+        'NetworkPolicy',
+      );
+      expect(at(strict, 'spec.policyTypes')).toEqual(['Ingress', 'Egress']);
+      expect(at(strict, 'spec.ingress.1.from')).toEqual([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+      ]);
+      expect(at(strict, 'spec.egress.1.ports.0')).toEqual({ port: 53, protocol: 'UDP' });
+    });
+
+    it('warns in the install notes when monitors are enabled but the cluster has no monitoring.coreos.com/v1', async () => {
+      const install = (args: string[]) =>
+        helm.run(['install', RELEASE, CHART_DIR, '-n', NS, '--dry-run=client', ...args]);
+      const without = await install(['--set', 'podMonitor.enabled=true']);
+      expect(without.code).toBe(0);
+      expect(without.stdout).toContain(
+        'WARNING: serviceMonitor.enabled or podMonitor.enabled is true, but this cluster does not serve\nmonitoring.coreos.com/v1',
+      );
+      expect(without.stdout).not.toContain('kind: PodMonitor');
+      expect((await install([])).stdout).not.toContain('WARNING: serviceMonitor.enabled');
+    });
+
+    it('the helm test hook runs the chart file files/helm-test.mjs with the Service URLs and only the CA', () => {
+      const configMap = one(defaults, 'ConfigMap', `${FULL}-helm-test`);
+      expect(configMap.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
+      expect(stringAt(configMap, 'data.helm-test\\.mjs')).toBe(
+        readFileSync(join(CHART_DIR, 'files', 'helm-test.mjs'), 'utf8').trimEnd(),
+      );
+      const pod = one(defaults, 'Pod', `${FULL}-helm-test`);
+      expect(pod.metadata.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
+      expect(pod.metadata.labels?.['aicircuit.io/inject']).toBe('false');
+      const container = (at(pod, 'spec.containers') as Record<string, unknown>[])[0];
+      expect(container?.command).toEqual(['node', '/helm-test/helm-test.mjs']);
+      expect(container?.env).toEqual([
+        {
+          name: 'AICB_READYZ_URL',
+          value: `http://${FULL}-controller.${NS}.svc:15403/readyz`,
+        },
+        {
+          name: 'AICB_WEBHOOK_URL',
+          value: `https://${FULL}-webhook.${NS}.svc:443/mutate-pods`,
+        },
+        { name: 'AICB_CA_FILE', value: '/tls/ca.crt' },
+        { name: 'AICB_NAMESPACE', value: NS },
+      ]);
+      expect(at(pod, 'spec.volumes.1.secret')).toEqual({
+        secretName: `${FULL}-tls`,
+        items: [{ key: 'ca.crt', path: 'ca.crt' }],
       });
     });
   });

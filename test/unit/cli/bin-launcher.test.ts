@@ -28,6 +28,15 @@ describe('the aicb command from a fresh clone', () => {
     expect(out).toBe(`${pkg.version}\n`);
   });
 
+  it('stops quietly when its reader closes the pipe early (aicb crd | head)', () => {
+    const run = spawnSync('sh', ['-c', `"${process.execPath}" "${launcher}" crd | head -1`], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    expect(run.stdout).toMatch(/^# Generated from src\/policy\/policy-schema\.ts/);
+    expect(run.stderr).toBe('');
+  });
+
   it('refuses a Node.js older than its dependencies need, saying which', () => {
     const run = spawnSync(
       process.execPath,
