@@ -33,6 +33,8 @@ export type Provider = (typeof PROVIDERS)[number];
 // a policy at this size to a real API server).
 export const MAX_UPSTREAMS = 256;
 export const MAX_FALLBACK_TARGETS = 8;
+/** Bound of status.upstreams, the comma-separated names kubectl get shows. */
+export const STATUS_UPSTREAMS_MAX_LENGTH = 2048;
 /** Default of spec.upstreams[].maxConnections: far above what a pod opens, so nothing queues. */
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -976,11 +978,10 @@ export const PolicyStatusSchema = z
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),
-    upstreams: z
-      .string()
-      .max(2048)
-      .optional()
-      .meta({ description: 'Names of the upstreams, comma separated (for kubectl get).' }),
+    upstreams: z.string().max(STATUS_UPSTREAMS_MAX_LENGTH).optional().meta({
+      description:
+        'Names of the upstreams, comma separated (for kubectl get); a long list ends with "… +N".',
+    }),
     openCircuits: z
       .int()
       .min(0)
