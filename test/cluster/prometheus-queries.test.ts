@@ -46,6 +46,7 @@ const prometheus = prometheusBinary();
 const TITLE =
   'PromQL of the docs and the dashboard on a real Prometheus behind the chart’s monitors';
 const available = env.available && prometheus.available;
+const prometheusPath = prometheus.available ? prometheus.path : '';
 const skipReason = !env.available ? env.reason : prometheus.available ? '' : prometheus.reason;
 
 const RELEASE = 'aicb';
@@ -194,7 +195,7 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
 
   /** The labels endpoints discovery gives each named port of a rendered Service, at the controller. */
   function serviceTargets(service: KubeObject, port: number): DiscoveredTarget[] {
-    const ports = ((service.spec as { ports: { name: string }[] }).ports ?? []).map((p) => p.name);
+    const ports = ((service.spec as { ports?: { name: string }[] }).ports ?? []).map((p) => p.name);
     return ports.map((name) => ({
       address: `127.0.0.1:${port}`,
       meta: {
@@ -206,13 +207,13 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         __meta_kubernetes_pod_name: 'aicb-controller-0',
         __meta_kubernetes_pod_container_name: 'controller',
         __meta_kubernetes_pod_phase: 'Running',
-        ...labelMeta('service', service.metadata.labels as Record<string, string> | undefined),
+        ...labelMeta('service', service.metadata.labels),
       },
     }));
   }
 
   beforeAll(async () => {
-    if (!available || !prometheus.available) return;
+    if (!available) return;
     cluster = connect(env);
     clients = clientsFor(env);
     await installCrd(cluster);
@@ -263,7 +264,7 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
     }
     // Prometheus first, so every series is seen from its first value (rates need two samples).
     const services = rendered.filter((o) => o.kind === 'Service');
-    prom = await startPrometheus(prometheus.path, [
+    prom = await startPrometheus(prometheusPath, [
       ...podMonitorScrapeConfigs(
         podMonitor,
         pods.map((p, i) => podTarget(p, i === 0 ? adminPorts.a : adminPorts.b)),
@@ -380,9 +381,9 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
 
   afterAll(async () => {
     if (!available) return;
-    await Promise.all(Object.values(sidecars).map((s) => s?.stop('SIGKILL')));
-    await prom?.stop();
-    await controller?.stop().catch(() => undefined);
+    for (const s of Object.values(sidecars)) await s?.stop('SIGKILL');
+    await prom.stop();
+    await controller.stop().catch(() => undefined);
     for (const p of providers) await p.close();
     await deletePolicies(cluster, [nsA, nsB]);
     rmSync(dir, { recursive: true, force: true });

@@ -287,7 +287,9 @@ export async function startPrometheus(
   return {
     url,
     async query(expr) {
-      const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
+      const res = await fetch(
+        `${url}/api/v1/query?${new URLSearchParams({ query: expr }).toString()}`,
+      );
       const body = (await res.json()) as {
         status: string;
         error?: string;
