@@ -15,6 +15,7 @@
 // Everything binds 127.0.0.1 and is stopped by PID. AICB_BENCH_SKIP_BUILD=1 skips the build.
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -77,18 +78,23 @@ function wrkScript(name: string, body: string): string {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+/** One POST to its end; a failed one counts as done (the load goes on; profiles are the point). */
 function post(url: string, body: string): Promise<void> {
-  return new Promise((resolvePost, reject) => {
+  return new Promise((resolvePost) => {
     const req = request(
       url,
       { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
       (res) => {
         res.resume();
         res.on('end', resolvePost);
-        res.on('error', reject);
+        res.on('error', () => {
+          resolvePost();
+        });
       },
     );
-    req.on('error', reject);
+    req.on('error', () => {
+      resolvePost();
+    });
     req.end(body);
   });
 }
@@ -102,6 +108,8 @@ async function underLoad(pid: number, load: (deadline: number) => Promise<unknow
 
 async function scenario(name: Scenario, policy: string): Promise<string> {
   const out = join(dir, name);
+  // --diagnostic-dir must exist: the snapshot is silently not written otherwise.
+  mkdirSync(out);
   const sc = await startSidecar(processes, {
     name: `sidecar ${name}`,
     node: NODE,
