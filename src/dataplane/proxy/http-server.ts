@@ -9,6 +9,9 @@ import type { Logger } from '../../shared/create-logger.ts';
 import { guessFormat, sendError } from '../respond/response-writer.ts';
 import { handleRequest, type ProxyContext } from './handle-request.ts';
 
+/** Pending connections the kernel queues for accept (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** Idle keep-alive connections live a little longer than common client pools expect. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
@@ -49,7 +52,9 @@ export function listener(server: Server): Listener {
     listen: ({ host, port }) =>
       new Promise<string>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        // A burst of new connections (hundreds of agent streams at once) must not overflow the
+        // accept queue: dropped SYNs come back a second later, a hidden delay on the first byte.
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.removeListener('error', reject);
           const address = server.address();
           const bound = typeof address === 'object' && address !== null ? address.port : port;
