@@ -45,6 +45,8 @@ export interface AlertCounts {
   readonly sidecars?: number;
   /** Of those, how many see it open (controller alerts). */
   readonly openSidecars?: number;
+  /** Requests refused because every target was open, since the previous alert look (`allTargetsOpen`, controller alerts). */
+  readonly refusedRequests?: number;
 }
 
 /** One alert. Plain JSON data: the webhook body is exactly `JSON.stringify(alert)`. */

@@ -1,7 +1,7 @@
 /**
  * Alerts on circuit transitions: webhook and Slack notifiers behind a background dispatcher.
  * Used by the sidecar in standalone mode and by the controller (once per policy transition).
- * Imports only src/shared, policy types, node built-ins and undici.
+ * Imports only src/shared, policy types, node built-ins, undici and (for its metrics) prom-client.
  */
 
 /** The alert payload (the webhook JSON), its event kinds, source and counts. */
@@ -52,6 +52,9 @@ export { createWebhookNotifier, type HttpNotifierOptions } from './webhook-notif
 export { createSlackNotifier, slackMessageOf, type SlackMessage } from './slack-notifier.ts';
 /** Human duration used in messages (`2m13s`). */
 export { formatDurationMs } from './slack-notifier.ts';
+
+/** The aicb_alert* delivery metrics, read from a dispatcher's stats at scrape time. */
+export { registerAlertMetrics } from './alert-metrics.ts';
 
 /** Timer seam for retries, timeouts and the close deadline; `timerScheduler` uses real timers. */
 export { timerScheduler, type AlertScheduler } from './alert-scheduler.ts';

@@ -183,6 +183,7 @@ export function buildController(options: ControllerOptions): Controller {
     identity: options.identity,
     ...(options.env === undefined ? {} : { env: options.env }),
   });
+  metrics.alertStats = () => alerts.stats();
   const status = new StatusPublisher({
     clock,
     hub,
@@ -292,6 +293,7 @@ export function buildController(options: ControllerOptions): Controller {
           return;
         case 'report':
           fleet.report(e.session, e.report);
+          status.noteReport(e.session, e.report);
           status.schedule();
           return;
       }

@@ -3,6 +3,7 @@
  * list honest). Labels are fixed vocabularies only.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerAlertMetrics, type AlertDispatcherStats } from '../alerts/index.ts';
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -85,7 +86,14 @@ export class ControllerMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Where the alert delivery counts are read at scrape time: the leader sends the policies'
+   * alerts in a cluster, so a dead receiver shows in its aicb_alerts_total.
+   */
+  alertStats: (() => AlertDispatcherStats) | undefined;
+
   constructor(options: { collectProcessMetrics?: boolean } = {}) {
+    registerAlertMetrics(this.registry, () => this.alertStats?.());
     if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 }

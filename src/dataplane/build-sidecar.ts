@@ -14,6 +14,7 @@ import type { PolicyWarning } from '../policy/policy-warnings.ts';
 import { formatFieldPath } from '../policy/validate-policy.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
+import { Emitter } from '../shared/emitter.ts';
 import { CircuitAlerts } from './circuit-alerts.ts';
 import { circuitHealth } from './circuit-health.ts';
 import { createProxyServer, listener, type Listener } from './proxy/http-server.ts';
@@ -53,11 +54,24 @@ export type ApplyResult =
     }
   | { readonly applied: false; readonly problems: readonly string[] };
 
+/** A request that found every target of its chain open: nothing could answer it. */
+export interface AllTargetsOpenEvent {
+  readonly upstream: string;
+  readonly endpoint: string;
+  /** The chain as tried (`openai:open,anthropic:open`). */
+  readonly attempts: string;
+}
+
 export interface Sidecar {
   readonly proxy: Listener;
   readonly admin: FastifyInstance;
   readonly runtime: SidecarRuntime;
   readonly metrics: SidecarMetrics;
+  /**
+   * Every-target-open moments of the request path. Standalone alerting handles them here; in a
+   * cluster the controller client reports them so the controller alerts once for the fleet.
+   */
+  readonly allTargetsOpen: Emitter<AllTargetsOpenEvent>;
   /**
    * Validates and applies a snapshot. A snapshot of another schema version or an invalid one is
    * refused and the one in force stays.
@@ -90,6 +104,9 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   sweeper.unref();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
+  const allTargetsOpen = new Emitter<AllTargetsOpenEvent>((error: unknown) => {
+    logger.error({ err: error }, 'all-targets-open listener failed');
+  });
   const ctx = {
     runtime,
     metrics,
@@ -102,6 +119,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     },
     onAllTargetsOpen: (upstream: string, endpoint: string, attempts: string) => {
       alerts?.allTargetsOpen(upstream, endpoint, attempts);
+      allTargetsOpen.emit({ upstream, endpoint, attempts });
     },
   };
   const proxy = listener(createProxyServer(ctx, logger));
@@ -183,6 +201,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     admin,
     runtime,
     metrics,
+    allTargetsOpen,
     applySnapshot,
     async close() {
       clearInterval(sweeper);

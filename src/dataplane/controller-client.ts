@@ -40,6 +40,7 @@ import {
   SCHEMA_VERSION_HEADER,
   SNAPSHOT_SCHEMA_VERSION,
   SnapshotMessageSchema,
+  type AllTargetsOpenReport,
   type Report,
   type TransitionReport,
 } from '../policy/sidecar-protocol.ts';
@@ -73,6 +74,8 @@ export interface ControllerClientOptions {
 }
 
 const SNAPSHOT_FILE = 'last-good-snapshot.json';
+/** Most circuits with every-target-open requests held for one report (the schema's bound). */
+const MAX_ALL_TARGETS_OPEN = 200;
 
 export class ControllerClient {
   readonly #o: ControllerClientOptions;
@@ -84,6 +87,9 @@ export class ControllerClient {
   #urlIndex = 0;
   #abort: AbortController | undefined;
   #transitions: TransitionReport[] = [];
+  /** Every-target-open requests since the last report, folded per `upstream/endpoint`. */
+  readonly #allTargetsOpen = new Map<string, AllTargetsOpenReport>();
+  #unsubscribeAllOpen: (() => void) | undefined;
   readonly #openings = new Map<string, number>();
   readonly #lastTransition = new Map<string, number>();
   #reportTimer: NodeJS.Timeout | undefined;
@@ -137,10 +143,21 @@ export class ControllerClient {
         this.#openings.set(e.key, (this.#openings.get(e.key) ?? 0) + 1);
       this.#lastTransition.set(e.key, e.atWallMs);
       // Report transitions promptly (shared fleet and status depend on them), batched.
-      this.#reportSoon ??= setTimeout(() => {
-        this.#reportSoon = undefined;
-        void this.#report();
-      }, 100);
+      this.#reportBatched();
+    });
+    // The controller alerts for the fleet; a burst of refused requests is one entry per circuit.
+    this.#unsubscribeAllOpen = this.#o.sidecar.allTargetsOpen.subscribe((e) => {
+      const id = `${e.upstream}/${e.endpoint}`;
+      const before = this.#allTargetsOpen.get(id);
+      if (before === undefined && this.#allTargetsOpen.size >= MAX_ALL_TARGETS_OPEN) return;
+      this.#allTargetsOpen.set(id, {
+        upstream: e.upstream,
+        endpoint: e.endpoint,
+        requests: (before?.requests ?? 0) + 1,
+        atWallMs: this.#o.clock.wallMs(),
+        attempts: e.attempts.slice(0, 600),
+      });
+      this.#reportBatched();
     });
     this.#reportTimer = setInterval(() => void this.#report(), this.#o.reportIntervalMs ?? 10_000);
     this.#reportTimer.unref();
@@ -151,6 +168,7 @@ export class ControllerClient {
     this.#stopped = true;
     this.#abort?.abort();
     this.#unsubscribe?.();
+    this.#unsubscribeAllOpen?.();
     if (this.#reportTimer !== undefined) clearInterval(this.#reportTimer);
     if (this.#reportSoon !== undefined) clearTimeout(this.#reportSoon);
     await this.#running?.catch(() => undefined);
@@ -334,10 +352,20 @@ export class ControllerClient {
     await this.#report();
   }
 
+  /** A report within 100 ms, one for everything that happens meanwhile. */
+  #reportBatched(): void {
+    this.#reportSoon ??= setTimeout(() => {
+      this.#reportSoon = undefined;
+      void this.#report();
+    }, 100);
+  }
+
   async #report(): Promise<void> {
     if (!this.connected || this.#stopped) return;
     const url = this.#o.urls[this.#urlIndex % this.#o.urls.length] ?? '';
     const transitions = this.#transitions.splice(0, 1000);
+    const allTargetsOpen = [...this.#allTargetsOpen.values()];
+    this.#allTargetsOpen.clear();
     const report: Report = {
       hash: this.#o.sidecar.runtime.snapshot?.hash ?? null,
       circuits: this.#o.sidecar.runtime.circuits
@@ -352,6 +380,8 @@ export class ControllerClient {
           lastTransitionWallMs: this.#lastTransition.get(c.status.key) ?? null,
         })),
       transitions,
+      // Sent only when there is something: a controller older than the field refuses it.
+      ...(allTargetsOpen.length === 0 ? {} : { allTargetsOpen }),
     };
     try {
       const token = (await readFile(this.#o.tokenFile, 'utf8')).trim();

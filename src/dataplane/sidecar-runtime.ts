@@ -216,12 +216,8 @@ export class SidecarRuntime {
   }
 }
 
-/** Default of `upstreams[].maxConnections`: thousands of long agent streams per pod, unqueued. */
-export const DEFAULT_MAX_CONNECTIONS = 4096;
-
 function maxConnectionsOf(u: CompiledUpstream): number {
-  // Optional until every snapshot carries it (older controllers deliver snapshots without it).
-  return (u as { readonly maxConnections?: number }).maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  return u.maxConnections;
 }
 
 function poolSignature(u: CompiledUpstream): string {

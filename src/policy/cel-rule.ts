@@ -14,8 +14,12 @@ export interface RuleViolation {
 }
 
 export interface CelRule<T> {
-  /** CEL expression evaluated with `self` bound to this node. */
-  readonly rule: string;
+  /**
+   * CEL expression evaluated with `self` bound to this node. Several expressions (all must hold)
+   * when one would exceed the API server's static cost budget, which it computes from the
+   * schema's maxItems and maxLength: they share the message and the TypeScript check.
+   */
+  readonly rule: string | readonly string[];
   /** Fixed sentence shown by both enforcers; tests match on it. */
   readonly message: string;
   /** Optional field path the API server reports instead of the node's own path. */
@@ -73,10 +77,12 @@ export function withRules<S extends z.ZodType>(
     ...refined.meta(),
     'x-kubernetes-validations': [
       ...previous,
-      ...rules.map((r) =>
-        r.fieldPath === undefined
-          ? { rule: r.rule, message: r.message }
-          : { rule: r.rule, message: r.message, fieldPath: r.fieldPath },
+      ...rules.flatMap((r) =>
+        (typeof r.rule === 'string' ? [r.rule] : r.rule).map((rule) =>
+          r.fieldPath === undefined
+            ? { rule, message: r.message }
+            : { rule, message: r.message, fieldPath: r.fieldPath },
+        ),
       ),
     ],
   });

@@ -187,6 +187,7 @@ function compileUpstream(
       idleMs: ms(u.timeouts.idle),
       totalMs: ms(u.timeouts.total),
     },
+    maxConnections: u.maxConnections,
   };
 }
 

@@ -8,13 +8,14 @@
  * - no fallbacks, retries, cache or alerts;
  * - no credential the policy supplied: the app's own credentials pass through, and the
  *   resolved Secret values leave the sidecar's memory and its state file;
- * - timeouts at least as long as the SDKs' own defaults (10 minutes), so the proxy cuts nothing
- *   the app itself would not.
+ * - timeouts at least as long as the SDKs' own defaults (10 minutes), and a connection limit at
+ *   least the default one, so the proxy cuts nothing the app itself would not.
  *
  * A pure function of the snapshot in force, so the sidecar can derive it whenever the controller
  * says "released", also after a controller restart.
  */
 import { contentHash } from './content-hash.ts';
+import { DEFAULT_MAX_CONNECTIONS } from './policy-schema.ts';
 import type { PolicySnapshot } from './snapshot.ts';
 
 /** The OpenAI and Anthropic SDKs' default request timeout. */
@@ -36,6 +37,7 @@ export function passThroughSnapshot(governed: PolicySnapshot, sinceWallMs: numbe
         idleMs: Math.max(u.timeouts.idleMs, PASS_THROUGH_TIMEOUT_MS),
         totalMs: Math.max(u.timeouts.totalMs, PASS_THROUGH_TIMEOUT_MS),
       },
+      maxConnections: Math.max(u.maxConnections, DEFAULT_MAX_CONNECTIONS),
     })),
     fallbacks: Object.fromEntries(governed.upstreams.map((u) => [u.name, []])),
     cache: { ...governed.cache, enabled: false },

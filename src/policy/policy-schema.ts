@@ -27,8 +27,16 @@ export type EndpointClass = (typeof ENDPOINT_CLASSES)[number];
 export const PROVIDERS = ['openai', 'azure-openai', 'anthropic', 'openai-compatible'] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
-const MAX_UPSTREAMS = 16;
-const MAX_FALLBACK_TARGETS = 8;
+// Sized for a shared gateway-style policy (issue 11: at least 128 upstreams with chains). The
+// CRD's CEL rules are costed by the API server against these bounds, so every rule that walks
+// two of these lists must stay within its static cost budget (test/cluster/crd.test.ts applies
+// a policy at this size to a real API server).
+export const MAX_UPSTREAMS = 256;
+export const MAX_FALLBACK_TARGETS = 8;
+/** Bound of status.upstreams, the comma-separated names kubectl get shows. */
+export const STATUS_UPSTREAMS_MAX_LENGTH = 2048;
+/** Default of spec.upstreams[].maxConnections: far above what a pod opens, so nothing queues. */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
 // ---------------------------------------------------------------------------------------------
@@ -192,6 +200,17 @@ const Upstream = z
           '(default 2024-10-21), the anthropic-version header for anthropic (default 2023-06-01).',
       }),
     timeouts: Timeouts.prefault({}),
+    maxConnections: z
+      .int()
+      .min(1)
+      .max(65536)
+      .default(DEFAULT_MAX_CONNECTIONS)
+      .meta({
+        description:
+          'Most connections the sidecar holds open to this upstream at once. A streamed answer ' +
+          'holds its connection until it ends. A request that would need one more is answered ' +
+          'at once with 503 AICB_CONNECTION_LIMIT, never queued.',
+      }),
   })
   .meta({ description: 'An AI provider endpoint the sidecar forwards to.' });
 
@@ -821,7 +840,16 @@ export const PolicySpecSchema = withRules(
         ),
     },
     {
-      rule: '!has(self.fallbacks) || self.fallbacks.all(f, f.to.all(t, self.upstreams.exists(u, u.name == t.upstream)))',
+      // One expression per chain position: walking every target of every chain against every
+      // upstream in one expression costs 256 x 8 x 256 comparisons, 1.8 times the API server's
+      // per-expression budget. Split, each stays at an eighth of that (no CEL library beyond
+      // the base language, so the CRD installs on every supported Kubernetes version).
+      rule: Array.from(
+        { length: MAX_FALLBACK_TARGETS },
+        (_, i) =>
+          `!has(self.fallbacks) || self.fallbacks.all(f, size(f.to) <= ${i} || ` +
+          `self.upstreams.exists(u, u.name == f.to[${i}].upstream))`,
+      ),
       message: 'fallback targets must name one of spec.upstreams',
       fieldPath: '.fallbacks',
       reads: [
@@ -950,11 +978,10 @@ export const PolicyStatusSchema = z
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),
-    upstreams: z
-      .string()
-      .max(2048)
-      .optional()
-      .meta({ description: 'Names of the upstreams, comma separated (for kubectl get).' }),
+    upstreams: z.string().max(STATUS_UPSTREAMS_MAX_LENGTH).optional().meta({
+      description:
+        'Names of the upstreams, comma separated (for kubectl get); a long list ends with "… +N".',
+    }),
     openCircuits: z
       .int()
       .min(0)

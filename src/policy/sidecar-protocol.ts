@@ -79,12 +79,29 @@ export const TransitionReportSchema = z.strictObject({
   counts: TransitionCountsSchema.optional(),
 });
 
+/**
+ * Requests since the previous report that found every target of their chain open, folded per
+ * requested circuit: the controller raises the policy's `allTargetsOpen` alert from them.
+ */
+export const AllTargetsOpenReportSchema = z.strictObject({
+  upstream: z.string().max(63),
+  endpoint: z.string().max(32),
+  /** How many requests were refused that way since the previous report. */
+  requests: z.number().int().min(1),
+  /** Wall time of the last of them. */
+  atWallMs: z.number(),
+  /** The chain the last of them tried (`openai:open,backup:open`). */
+  attempts: z.string().max(600),
+});
+
 export const ReportSchema = z.strictObject({
   /** Hash of the snapshot the sidecar runs. */
   hash: z.string().nullable(),
   circuits: z.array(CircuitReportSchema).max(2000),
   /** Transitions since the previous report, oldest first. */
   transitions: z.array(TransitionReportSchema).max(1000),
+  /** Absent when there were none, and from sidecars older than the field. */
+  allTargetsOpen: z.array(AllTargetsOpenReportSchema).max(200).optional(),
 });
 
 export type SnapshotMessage = z.output<typeof SnapshotMessageSchema>;
@@ -94,6 +111,7 @@ export type Ack = z.output<typeof AckSchema>;
 export type CircuitReport = z.output<typeof CircuitReportSchema>;
 export type TransitionReport = z.output<typeof TransitionReportSchema>;
 export type TransitionCounts = z.output<typeof TransitionCountsSchema>;
+export type AllTargetsOpenReport = z.output<typeof AllTargetsOpenReportSchema>;
 export type Report = z.output<typeof ReportSchema>;
 
 export { SNAPSHOT_SCHEMA_VERSION };

@@ -69,6 +69,8 @@ const CompiledUpstream = z.strictObject({
   apiVersion: z.string().nullable(),
   apiKey: CredentialRefSchema.nullable(),
   timeouts: z.strictObject({ connectMs: Ms, firstByteMs: Ms, idleMs: Ms, totalMs: Ms }),
+  /** Upper bound of concurrent connections to this upstream; past it the sidecar answers 503. */
+  maxConnections: z.number().int().min(1),
 });
 
 const CompiledTarget = z.strictObject({

@@ -6,6 +6,7 @@ import { CRD_NAME, CRD_PLURAL, buildCrdManifest } from '../../src/policy/crd-man
 import { parsePolicyDocuments } from '../../src/policy/parse-policy-documents.ts';
 import { API_GROUP, API_VERSION } from '../../src/policy/policy-schema.ts';
 import { REPO_ROOT, loadFixtures, type Fixture } from '../support/fixtures.ts';
+import { largePolicyYaml } from '../support/large-policy.ts';
 import {
   connect,
   eventually,
@@ -189,8 +190,40 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         provider: 'openai',
         baseURL: 'https://api.openai.com',
         timeouts: { connect: '5s', firstByte: '60s', idle: '30s', total: '600s' },
+        maxConnections: 4096,
       },
     ]);
+  });
+
+  // The API server costs every CEL rule against the schema's list bounds when the CRD is
+  // installed (beforeAll would fail on an over-budget rule) and again against the real object on
+  // each write (its runtime budget). These policies do the most work the rules allow per
+  // upstream: 63-character names, a full chain each, the most overrides.
+  it.each([128, 256])(
+    'accepts a policy of %i upstreams with a full fallback chain on each, as aicb validate does',
+    async (upstreams) => {
+      const ns = await cluster.createNamespace(`large-${upstreams}`);
+      const text = largePolicyYaml(upstreams);
+      const applied = await cluster.kubectl(['apply', '--server-side', '-n', ns, '-f', '-'], {
+        input: text,
+      });
+      expect(applied.output).toContain(`aicircuitpolicy.${API_GROUP}/large serverside-applied`);
+      expect(applied.code).toBe(0);
+
+      const stored = await getPolicy(cluster, ns, 'large');
+      const [offline] = parsePolicyDocuments(text);
+      if (!offline?.result.ok) throw new Error('the large policy is not valid offline');
+      expect(stored.spec).toEqual(offline.result.policy.spec);
+    },
+  );
+
+  it('rejects one upstream more than the cap', async () => {
+    const ns = await cluster.createNamespace('too-large');
+    const rejected = await cluster.kubectl(['apply', '--server-side', '-n', ns, '-f', '-'], {
+      input: largePolicyYaml(257),
+    });
+    expect(rejected.code).not.toBe(0);
+    expect(rejected.output).toContain('spec.upstreams: Too many: 257: must have at most 256 items');
   });
 
   it('kubectl get aicp shows the printer columns, filled from status', async () => {

@@ -6,9 +6,12 @@
  */
 import {
   AlertDispatcher,
+  ALERT_TARGET_KINDS,
   alertTargetsOf,
   fingerprintUrl,
+  type AlertDispatcherStats,
   type AlertEvent,
+  type AlertTargetKindStats,
 } from '../../alerts/index.ts';
 import type { CredentialRef } from '../../policy/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -30,6 +33,11 @@ export class PolicyAlerts {
   readonly #dispatchers = new Map<string, AlertDispatcher>();
   /** What each dispatcher was last configured with (URLs as fingerprints), to skip repeats. */
   readonly #configured = new Map<string, string>();
+  /**
+   * Counts of dispatchers closed with their policy: the exported counters are sums over every
+   * dispatcher this replica ran, and must not go down when a policy is deleted.
+   */
+  #retired: AlertDispatcherStats = emptyStats();
 
   constructor(options: PolicyAlertsOptions) {
     this.#o = options;
@@ -65,8 +73,17 @@ export class PolicyAlerts {
       if (result.policies.has(key)) continue;
       this.#dispatchers.delete(key);
       this.#configured.delete(key);
-      void dispatcher.close({ deadlineMs: 1000 });
+      void dispatcher.close({ deadlineMs: 1000 }).finally(() => {
+        this.#retired = addStats(this.#retired, dispatcher.stats(), false);
+      });
     }
+  }
+
+  /** Delivery counts over every policy's dispatcher (the controller's aicb_alert* metrics). */
+  stats(): AlertDispatcherStats {
+    let total = this.#retired;
+    for (const d of this.#dispatchers.values()) total = addStats(total, d.stats(), true);
+    return total;
   }
 
   /** Sends the alert of a policy-level transition (filtered and deduplicated per policy). */
@@ -93,6 +110,7 @@ export class PolicyAlerts {
       reason: t.reason,
       counts: t.counts,
       ...(t.outageDurationMs === undefined ? {} : { outageDurationMs: t.outageDurationMs }),
+      ...(t.note === undefined ? {} : { note: t.note }),
       ...(t.openForMs === undefined ? {} : { openForMs: t.openForMs }),
       ...(t.retryAtWallMs === undefined
         ? {}
@@ -114,4 +132,59 @@ export class PolicyAlerts {
         return null;
     }
   }
+}
+
+function emptyStats(): AlertDispatcherStats {
+  const zero: AlertTargetKindStats = {
+    sent: 0,
+    failed: 0,
+    retried: 0,
+    dropped: 0,
+    timedOut: 0,
+    queued: 0,
+    inFlight: 0,
+  };
+  return {
+    accepted: 0,
+    invalid: 0,
+    filtered: 0,
+    deduplicated: 0,
+    targets: Object.fromEntries(ALERT_TARGET_KINDS.map((k) => [k, zero])) as Record<
+      (typeof ALERT_TARGET_KINDS)[number],
+      AlertTargetKindStats
+    >,
+  };
+}
+
+/** a + b; the gauges (queued, in flight) only from live dispatchers (`live`). */
+function addStats(
+  a: AlertDispatcherStats,
+  b: AlertDispatcherStats,
+  live: boolean,
+): AlertDispatcherStats {
+  const targets = Object.fromEntries(
+    ALERT_TARGET_KINDS.map((k) => {
+      const x = a.targets[k];
+      const y = b.targets[k];
+      return [
+        k,
+        {
+          sent: x.sent + y.sent,
+          failed: x.failed + y.failed,
+          retried: x.retried + y.retried,
+          dropped: x.dropped + y.dropped,
+          timedOut: x.timedOut + y.timedOut,
+          queued: x.queued + (live ? y.queued : 0),
+          inFlight: x.inFlight + (live ? y.inFlight : 0),
+        },
+      ];
+    }),
+  ) as Record<(typeof ALERT_TARGET_KINDS)[number], AlertTargetKindStats>;
+  return {
+    accepted: a.accepted + b.accepted,
+    invalid: a.invalid + b.invalid,
+    filtered: a.filtered + b.filtered,
+    deduplicated: a.deduplicated + b.deduplicated,
+    targets,
+  };
 }

@@ -3,7 +3,7 @@
  * verdict and what the policy's sidecars acknowledged and reported: the Accepted, Ready and
  * Degraded conditions, sidecar counts, and per-circuit state with how many sidecars see it open.
  */
-import type { PolicyStatus } from '../../policy/policy-schema.ts';
+import { STATUS_UPSTREAMS_MAX_LENGTH, type PolicyStatus } from '../../policy/policy-schema.ts';
 import type { CircuitReport, TransitionReport } from '../../policy/sidecar-protocol.ts';
 import type { SidecarSession } from '../delivery/sidecar-hub.ts';
 import { buildCondition, type Condition } from '../kube/status-writer.ts';
@@ -173,7 +173,7 @@ export function computePolicyStatus(input: StatusInput): PolicyStatus {
   return {
     observedGeneration: generation,
     conditions,
-    upstreams: input.upstreams.join(','),
+    upstreams: upstreamsColumn(input.upstreams),
     openCircuits: open.length,
     sidecars: { selected, connected: sessions.length, acknowledged, rejected },
     circuits: circuits.slice(0, 256).map((c) => ({
@@ -273,4 +273,27 @@ function statusState(state: CircuitReport['state']): CircuitState {
     case 'disabled':
       return 'closed';
   }
+}
+
+/**
+ * The comma-separated names for status.upstreams (the UPSTREAMS column). The schema bounds the
+ * field, and a write over the bound fails as a whole (256 names of 63 characters are 16 KB), so
+ * a long list keeps the names that fit and ends with how many were left out.
+ */
+export function upstreamsColumn(
+  names: readonly string[],
+  maxLength = STATUS_UPSTREAMS_MAX_LENGTH,
+): string {
+  const all = names.join(',');
+  if (all.length <= maxLength) return all;
+  let shown = '';
+  for (let i = 0; i < names.length; i++) {
+    const next = shown === '' ? (names[i] ?? '') : `${shown},${names[i] ?? ''}`;
+    // The suffix must still fit after this name, whatever number it ends up carrying.
+    if (next.length + `,… +${names.length}`.length > maxLength) {
+      return `${shown},… +${names.length - i}`;
+    }
+    shown = next;
+  }
+  return shown;
 }

@@ -5,15 +5,19 @@
  * Passes are debounced (sidecar reports arrive in bursts) and run only while leading.
  */
 import type { Clock } from '../../shared/clock.ts';
+import type { Report } from '../../policy/sidecar-protocol.ts';
 import type { SidecarHub, SidecarSession } from '../delivery/sidecar-hub.ts';
 import { policySubject, type EventRecorder } from '../kube/event-recorder.ts';
 import type { PolicyObject } from '../kube/resources.ts';
 import type { StatusWriter } from '../kube/status-writer.ts';
 import type { ReconcileResult } from '../reconcile/reconcile.ts';
-import { diffCircuits, type PolicyCircuits } from './circuit-transitions.ts';
+import { diffCircuits, type FleetMoment, type PolicyCircuits } from './circuit-transitions.ts';
 import { policyEvents, policyMarks, type PolicyMarks } from './policy-events.ts';
 import { aggregateCircuits, computePolicyStatus } from './policy-status.ts';
 import type { TransitionWriter } from './transition-writer.ts';
+
+/** Most moments kept per policy between two passes. */
+const MAX_MOMENTS = 1000;
 
 export interface StatusPublisherOptions {
   readonly clock: Clock;
@@ -41,6 +45,8 @@ export class StatusPublisher {
    * status on the object (written by a previous leader) stands in, so nothing is said twice.
    */
   readonly #marks = new Map<string, PolicyMarks>();
+  /** Moments reported since the previous pass, per policy key (bounded by MAX_MOMENTS). */
+  readonly #moments = new Map<string, FleetMoment[]>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -57,10 +63,38 @@ export class StatusPublisher {
     }, this.#o.debounceMs ?? 200);
   }
 
+  /**
+   * Keeps what a sidecar's report says happened (not what is): probes let through and requests
+   * that found every target open, for the policy's halfOpen and allTargetsOpen alerts.
+   */
+  noteReport(session: SidecarSession, report: Report): void {
+    const policy = this.#o.result()?.pods.get(session.pod)?.policy;
+    if (policy === undefined) return;
+    const circuitOf = new Map(report.circuits.map((c) => [c.key, c]));
+    const moments = this.#moments.get(policy) ?? [];
+    for (const t of report.transitions) {
+      if (t.to !== 'half_open') continue;
+      const c = circuitOf.get(t.key);
+      const [upstream = t.key, endpoint = 'all'] = t.key.split('/');
+      moments.push({
+        kind: 'halfOpen',
+        upstream: c?.upstream ?? upstream,
+        endpoint: c?.endpoint ?? endpoint,
+        reason: t.reason,
+        openForMs: t.openForMs,
+        atWallMs: t.atWallMs,
+      });
+    }
+    for (const a of report.allTargetsOpen ?? []) moments.push({ kind: 'allTargetsOpen', ...a });
+    // A pass drains them within the debounce; the bound only matters if passes stall.
+    this.#moments.set(policy, moments.slice(-MAX_MOMENTS));
+  }
+
   /** A new leader takes the circuit picture as it is, without alerting for what came before. */
   resetPictures(): void {
     this.#pictures.clear();
     this.#marks.clear();
+    this.#moments.clear();
   }
 
   stop(): void {
@@ -108,8 +142,10 @@ export class StatusPublisher {
         previous: this.#pictures.get(key),
         circuits: aggregateCircuits(sessions),
         sidecars: sessions.length,
+        moments: this.#moments.get(key) ?? [],
         nowWallMs: now,
       });
+      this.#moments.delete(key);
       this.#pictures.set(key, diff.next);
       this.#o.transitions.write(subject, diff.transitions);
     }
@@ -118,6 +154,9 @@ export class StatusPublisher {
     }
     for (const key of this.#marks.keys()) {
       if (!result.policies.has(key)) this.#marks.delete(key);
+    }
+    for (const key of this.#moments.keys()) {
+      if (!result.policies.has(key)) this.#moments.delete(key);
     }
   }
 }

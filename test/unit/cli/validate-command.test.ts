@@ -6,6 +6,7 @@ import type { CommandIo } from '../../../src/cli/command-io.ts';
 import { runCrd } from '../../../src/cli/crd-command.ts';
 import { runValidate } from '../../../src/cli/validate-command.ts';
 import { EXAMPLES_DIR, REPO_ROOT } from '../../support/fixtures.ts';
+import { largePolicyYaml } from '../../support/large-policy.ts';
 
 function recordingIo(): CommandIo & { stdout: string; stderr: string } {
   const io = {
@@ -52,6 +53,35 @@ describe('aicb validate', () => {
     expect(code).toBe(1);
     expect(io.stdout).toMatch(/valid-minimal\.yaml \(minimal\): valid/);
     expect(io.stdout).toMatch(/invalid-provider\.yaml \(bad\): 1 problem/);
+  });
+
+  it.each([128, 256])(
+    'accepts a policy of %i upstreams, each with a full fallback chain',
+    (upstreams) => {
+      const dir = mkdtempSync(join(tmpdir(), 'aicb-validate-'));
+      try {
+        const file = join(dir, 'large.yaml');
+        writeFileSync(file, largePolicyYaml(upstreams));
+        const io = recordingIo();
+        expect(runValidate(['-f', file], io), io.stdout).toBe(0);
+        expect(io.stdout).toContain('(large): valid');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('rejects one upstream more than the cap', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aicb-validate-'));
+    try {
+      const file = join(dir, 'too-large.yaml');
+      writeFileSync(file, largePolicyYaml(257));
+      const io = recordingIo();
+      expect(runValidate(['-f', file], io)).toBe(1);
+      expect(io.stdout).toContain('spec.upstreams: must have at most 256 items');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 with a clear message for a missing file or no file', () => {

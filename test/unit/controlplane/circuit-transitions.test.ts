@@ -117,4 +117,73 @@ describe('policy-level circuit transitions', () => {
     });
     expect(eventOf(closedTransition)?.reason).toBe('CircuitClosed');
   });
+
+  it('turns reported moments into one halfOpen and one allTargetsOpen per circuit and look, between opening and closing', () => {
+    const previous = diffCircuits({
+      policy,
+      previous: undefined,
+      circuits: [circuit(0)],
+      sidecars: 2,
+      nowWallMs: 0,
+    }).next;
+    const probe = (atWallMs: number) =>
+      ({
+        kind: 'halfOpen',
+        upstream: 'openai',
+        endpoint: 'chat',
+        reason: 'recovery_timeout',
+        openForMs: 30_000,
+        atWallMs,
+      }) as const;
+    const refused = (requests: number, attempts: string) =>
+      ({
+        kind: 'allTargetsOpen',
+        upstream: 'openai',
+        endpoint: 'chat',
+        requests,
+        attempts,
+        atWallMs: 500,
+      }) as const;
+    // Within one look the circuit opened, both sidecars probed, requests were refused, and the
+    // last sidecar closed it again: four alerts in the order they happened, not six.
+    const diff = diffCircuits({
+      policy,
+      previous,
+      circuits: [{ ...circuit(1), openSidecars: 1 }],
+      sidecars: 2,
+      moments: [
+        refused(3, 'openai:open,backup:open'),
+        probe(700),
+        probe(800),
+        refused(2, 'openai:open,backup:failed'),
+      ],
+      nowWallMs: 1000,
+    });
+    expect(diff.transitions.map((t) => t.event)).toEqual(['opened', 'allTargetsOpen', 'halfOpen']);
+    expect(diff.transitions[1]).toMatchObject({
+      fromState: 'open',
+      toState: 'open',
+      reason: 'all_targets_open',
+      note: 'openai:open,backup:failed',
+      counts: { sidecars: 2, openSidecars: 1, refusedRequests: 5 },
+    });
+    expect(diff.transitions[2]).toMatchObject({
+      fromState: 'open',
+      toState: 'half_open',
+      reason: 'recovery_timeout',
+      openForMs: 30_000,
+      atWallMs: 1000,
+    });
+    const closed = diffCircuits({
+      policy,
+      previous: diff.next,
+      circuits: [circuit(0)],
+      sidecars: 2,
+      moments: [probe(1500)],
+      nowWallMs: 2000,
+    });
+    expect(closed.transitions.map((t) => t.event)).toEqual(['halfOpen', 'closed']);
+    // Alerts only: the Events stay CircuitOpened and CircuitClosed.
+    expect(closed.transitions[0] && eventOf(closed.transitions[0])).toBeUndefined();
+  });
 });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { reconcile, type PolicyObject } from '../../../src/controlplane/reconcile/reconcile.ts';
 import { policyEvents, policyMarks } from '../../../src/controlplane/status/policy-events.ts';
-import { computePolicyStatus } from '../../../src/controlplane/status/policy-status.ts';
+import {
+  computePolicyStatus,
+  upstreamsColumn,
+} from '../../../src/controlplane/status/policy-status.ts';
+import { largeUpstreamName } from '../../support/large-policy.ts';
 
 const upstreams = [
   { name: 'openai', provider: 'openai', baseURL: 'https://api.openai.com' },
@@ -102,5 +106,24 @@ describe('policy Events', () => {
       expect.objectContaining({ type: 'Warning', reason: 'PolicyShadowed' }),
     ]);
     expect(policyEvents(policyMarks(shadowed), shadowed)).toEqual([]);
+  });
+});
+
+describe('status.upstreams', () => {
+  it('lists every name when they fit', () => {
+    expect(upstreamsColumn(['openai', 'anthropic'])).toBe('openai,anthropic');
+  });
+
+  it('keeps a long list within the schema bound and says how many names it left out', () => {
+    const names = Array.from({ length: 256 }, (_, i) => largeUpstreamName(i));
+    const column = upstreamsColumn(names);
+    expect(column.length).toBeLessThanOrEqual(2048);
+    // 63-character names plus a comma: 31 fit next to the suffix.
+    expect(column).toBe(`${names.slice(0, 31).join(',')},… +225`);
+  });
+
+  it('stops before a name that would leave no room for the suffix', () => {
+    expect(upstreamsColumn(['aaaa', 'bbbb', 'cccc', 'dddd'], 17)).toBe('aaaa,bbbb,… +2');
+    expect(upstreamsColumn(['aaaa', 'bbbb', 'cccc'], 14)).toBe('aaaa,bbbb,cccc');
   });
 });

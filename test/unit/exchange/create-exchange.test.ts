@@ -20,6 +20,7 @@ function upstream(
     apiVersion: null,
     apiKey: null,
     timeouts: { connectMs: 1, firstByteMs: 1, idleMs: 1, totalMs: 1 },
+    maxConnections: 4096,
     ...over,
   };
 }

@@ -41,6 +41,7 @@ describe('compilePolicy', () => {
       apiVersion: null,
       apiKey: null,
       timeouts: { connectMs: 5000, firstByteMs: 60_000, idleMs: 30_000, totalMs: 600_000 },
+      maxConnections: 4096,
     });
     expect(snap.breaker.keyBy).toBe('endpoint');
     expect(snap.breaker.endpoints.chat).toEqual({
