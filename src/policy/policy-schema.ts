@@ -293,7 +293,8 @@ const BREAKER_DESCRIPTIONS = {
   successThreshold: 'Successful probes needed to close a half-open circuit.',
   halfOpenMaxProbes:
     'Probes allowed in flight while half-open; other requests go to the fallback at once.',
-  probeTimeout: 'A probe that has not answered after this long counts as failed.',
+  probeTimeout:
+    'A probe that has not shown content after this long counts as failed (a stream has succeeded at its first content and then runs to its end).',
 } as const;
 
 /** The trip and recovery knobs, without defaults (the per-endpoint form inherits unset ones). */

@@ -755,7 +755,13 @@ function responsesStream(model: string, text: string, n: number): string[] {
         logprobs: [],
       }),
     ),
-    event('response.output_text.done', { item_id: item, output_index: 0, content_index: 0, text, logprobs: [] }),
+    event('response.output_text.done', {
+      item_id: item,
+      output_index: 0,
+      content_index: 0,
+      text,
+      logprobs: [],
+    }),
     event('response.content_part.done', {
       item_id: item,
       output_index: 0,

@@ -98,6 +98,29 @@ describe('streams and connections', () => {
     expect(maxOpen).toBe(600);
   });
 
+  it("refuses a call past the upstream's maxConnections at once with 503 AICB_CONNECTION_LIMIT", async () => {
+    sc.apply({
+      upstreams: [{ name: 'openai', provider: 'openai', baseURL: oa.url, maxConnections: 2 }],
+    });
+    oa.setDefault({ type: 'stream-slow', chunkDelayMs: 300, chunks: 2 });
+    const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [] });
+    const open = await Promise.all(
+      [0, 1].map(() => request(`${sc.url}/openai/v1/chat/completions`, { method: 'POST', body })),
+    );
+    const started = Date.now();
+    const refused = await request(`${sc.url}/openai/v1/chat/completions`, { method: 'POST', body });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['x-aicb-error']).toBe('AICB_CONNECTION_LIMIT');
+    expect(refused.headers['retry-after-ms']).toBe('1000');
+    await refused.body.dump();
+    expect(Date.now() - started).toBeLessThan(200);
+    for (const res of open) expect(await res.body.text()).toContain('data: [DONE]');
+    // Not the provider's fault: its circuit saw nothing.
+    const metrics = await sc.metricsText();
+    expect(metrics).toMatch(/aicb_connection_limited_total\{provider="openai"\} 1/);
+    expect(metrics).not.toMatch(/circuit_breaker_failures_total\{provider="openai"/);
+  });
+
   it('counts a stream cut after content as interrupted, not ok', async () => {
     oa.setDefault({ type: 'stream-cut', afterChunks: 1 });
     const res = await request(`${sc.url}/openai/v1/chat/completions`, {

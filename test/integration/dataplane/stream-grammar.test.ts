@@ -192,7 +192,8 @@ describe('terminators and error events inside content', () => {
     });
     await expect(
       (async () => {
-        for await (const _ of stream) void _;
+        const chunks = [];
+        for await (const chunk of stream) chunks.push(chunk);
       })(),
     ).rejects.toThrow();
   });
