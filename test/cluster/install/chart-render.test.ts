@@ -562,7 +562,8 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         /sum by \(provider\) \(rate\(circuit_breaker_failures_total\{[^}]*\}\[5m\]\)\)/,
       );
       expect(exprs('Fallback share')).toMatch(
-        /aicb_requests_total\{[^}]*result="fallback"[^}]*\}\[5m\]\)\) \/ sum\(rate\(aicb_requests_total/,
+        // Divided by the total only where it is positive: no traffic shows nothing, not NaN.
+        /aicb_requests_total\{[^}]*result="fallback"[^}]*\}\[5m\]\)\) \/ \(sum\(rate\(aicb_requests_total\{[^}]*\}\[5m\]\)\) > 0\)/,
       );
       expect(exprs('Recovery time (mean time open per opening, 1h)')).toContain(
         'aicb_circuit_open_duration_seconds',
