@@ -2,7 +2,7 @@
 // that processes a benchmark did not start used meanwhile (another session's tests, say), which
 // is what makes a run's numbers suspect on a 2-core machine. Linux only, like the benchmarks.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Kernel clock ticks per second, the unit of the CPU times in /proc. */
 export const CLK_TCK = (() => {
@@ -86,4 +86,22 @@ export function sampleRss(pid: number, everyMs = 100): () => number {
     clearInterval(timer);
     return Math.max(peak, rssMb(pid));
   };
+}
+
+/**
+ * CPU time of every thread of a process in nanoseconds, from /proc/<pid>/task/<tid>/schedstat
+ * (time on CPU, field 1). /proc/<pid>/stat counts in clock ticks (10 ms), too coarse for an idle
+ * process that should use well under a millisecond per second; V8's and libuv's helper threads
+ * are included, as the kernel charges them to the pod too.
+ */
+export function threadsCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read; its time is no longer attributable
+    }
+  }
+  return total;
 }

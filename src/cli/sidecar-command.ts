@@ -5,8 +5,6 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildSidecar, DEFAULT_MAX_BODY_BYTES } from '../dataplane/build-sidecar.ts';
-import { startStandalonePolicy } from '../dataplane/config/standalone-policy.ts';
-import { ControllerClient } from '../dataplane/controller-client.ts';
 import { systemClock } from '../shared/clock.ts';
 import { createLogger } from '../shared/create-logger.ts';
 import type { CommandIo } from './command-io.ts';
@@ -104,9 +102,14 @@ export async function runSidecar(
   secrets = () => sidecar.runtime.secrets();
   let source: { close(): void | Promise<void> };
   try {
+    // Each mode loads only its own policy source, as resident memory paid in every pod: the
+    // file mode needs the YAML parser, the CRD schema and the compiler; the cluster mode needs
+    // the delivery client and the snapshot schema.
     if (config !== undefined) {
+      const { startStandalonePolicy } = await import('../dataplane/config/standalone-policy.ts');
       source = await startStandalonePolicy(config, sidecar, logger);
     } else {
+      const { ControllerClient } = await import('../dataplane/controller-client.ts');
       const client = new ControllerClient({
         urls: controllerUrls,
         tokenFile:

@@ -2,7 +2,8 @@
  * Every Prometheus metric the controller exports (docs/metrics.md lists them; a test keeps the
  * list honest). Labels are fixed vocabularies only.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../shared/process-metrics.ts';
 import { registerAlertMetrics, type AlertDispatcherStats } from '../alerts/index.ts';
 
 export class ControllerMetrics {
@@ -94,6 +95,6 @@ export class ControllerMetrics {
 
   constructor(options: { collectProcessMetrics?: boolean } = {}) {
     registerAlertMetrics(this.registry, () => this.alertStats?.());
-    if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.collectProcessMetrics ?? true) collectProcessMetrics(this.registry);
   }
 }

@@ -3,7 +3,8 @@
  * a test keeps them equal). Label values come only from the policy (upstream names, endpoint
  * classes) or from fixed vocabularies, never from raw client input, so cardinality is bounded.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../shared/process-metrics.ts';
 import type { AlertDispatcherStats } from '../alerts/index.ts';
 
 /** Numeric value of `circuit_breaker_state`, as the reference dashboards expect. */
@@ -240,7 +241,7 @@ export class SidecarMetrics {
   });
 
   constructor(options: { collectProcessMetrics?: boolean } = {}) {
-    if (options.collectProcessMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.collectProcessMetrics ?? true) collectProcessMetrics(this.registry);
   }
 }
 

@@ -10,8 +10,11 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
 
-/** Runtime import specifiers of a module: static imports and re-exports, minus `import type`. */
-function runtimeImports(file: string): string[] {
+/**
+ * Runtime import specifiers of a module: static imports and re-exports, minus `import type`,
+ * and with `dynamic`, also `await import('...')` of a literal path (loaded only when reached).
+ */
+function runtimeImports(file: string, dynamic = true): string[] {
   const text = readFileSync(file, 'utf8');
   const specs: string[] = [];
   const statement =
@@ -21,17 +24,18 @@ function runtimeImports(file: string): string[] {
     const spec = m[3] ?? m[4];
     if (spec !== undefined) specs.push(spec);
   }
+  if (dynamic) for (const m of text.matchAll(/\bimport\('([^']+)'\)/g)) specs.push(m[1] ?? '');
   return specs;
 }
 
-function reachable(entry: string): { files: Set<string>; packages: Set<string> } {
+function reachable(entry: string, dynamic = true): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
   const queue = [entry];
   for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     if (files.has(file)) continue;
     files.add(file);
-    for (const spec of runtimeImports(file)) {
+    for (const spec of runtimeImports(file, dynamic)) {
       if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec));
       else if (!spec.startsWith('node:')) packages.add(spec);
     }
@@ -54,8 +58,20 @@ describe('what the sidecar loads', () => {
     expect([...graph.files].filter((f) => f.includes('/controlplane/'))).toEqual([]);
   });
 
+  it('each mode loads only its own policy source: the file watcher or the controller client', () => {
+    const loadedAtStart = reachable(resolve(SRC, 'cli/sidecar-command.ts'), false).files;
+    const file = resolve(SRC, 'dataplane/config/standalone-policy.ts');
+    const client = resolve(SRC, 'dataplane/controller-client.ts');
+    // Both are reachable, through the import() of their mode...
+    expect(graph.files).toContain(file);
+    expect(graph.files).toContain(client);
+    // ...and neither is loaded before the mode is known.
+    expect(loadedAtStart).not.toContain(file);
+    expect(loadedAtStart).not.toContain(client);
+  });
+
   it('the aicb entry point imports subcommands only when chosen', () => {
-    const main = runtimeImports(resolve(SRC, 'cli/main.ts'));
+    const main = runtimeImports(resolve(SRC, 'cli/main.ts'), false);
     expect(main.filter((s) => s.endsWith('-command.ts'))).toEqual([]);
   });
 });
