@@ -4,7 +4,7 @@
 // process can hold a thousand of them. All share one undici Agent; every timestamp is
 // performance.now() of this process, so the driver compares them with its own.
 import { Agent, request } from 'undici';
-import { SseParser } from '../src/dataplane/providers/translate/sse-parser.ts';
+import { SseParser } from '../src/dataplane/sse/sse-reader.ts';
 import {
   PROTOCOL_PATHS,
   SCHEMA_VERSION_HEADER,

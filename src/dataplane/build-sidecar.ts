@@ -17,7 +17,8 @@ import type { Logger } from '../shared/create-logger.ts';
 import { Emitter } from '../shared/emitter.ts';
 import { CircuitAlerts } from './circuit-alerts.ts';
 import { circuitHealth } from './circuit-health.ts';
-import { handleProxyRequest, guessFormat, sendError } from './forward/proxy-handler.ts';
+import { createProxyServer, listener, type Listener } from './proxy/http-server.ts';
+import { BodyBudget } from './request/body-budget.ts';
 import { loadWarnings } from './load-warnings.ts';
 import { observeCircuits } from './observe-circuits.ts';
 import { SidecarMetrics } from './sidecar-metrics.ts';
@@ -30,6 +31,10 @@ export interface SidecarOptions {
   readonly clock?: Clock;
   /** Largest request body accepted (413 above). Default 32 MiB. */
   readonly maxBodyBytes?: number;
+  /** Request bytes all requests may hold at once (503 AICB_OVERLOADED above). Default 64 MiB. */
+  readonly maxBufferedBodyBytes?: number;
+  /** Longest wait for the next bytes of a request body (408 above). Default 15 s. */
+  readonly bodyTimeoutMs?: number;
   readonly collectProcessMetrics?: boolean;
   /**
    * Whether this sidecar sends alerts itself (standalone mode). In a cluster the controller
@@ -58,7 +63,7 @@ export interface AllTargetsOpenEvent {
 }
 
 export interface Sidecar {
-  readonly proxy: FastifyInstance;
+  readonly proxy: Listener;
   readonly admin: FastifyInstance;
   readonly runtime: SidecarRuntime;
   readonly metrics: SidecarMetrics;
@@ -76,6 +81,8 @@ export interface Sidecar {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_BODY_TIMEOUT_MS = 15_000;
 const SWEEP_INTERVAL_MS = 60_000;
 
 export function buildSidecar(options: SidecarOptions): Sidecar {
@@ -97,18 +104,6 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   sweeper.unref();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const proxy = fastify({
-    logger: false,
-    bodyLimit: maxBodyBytes,
-    // LLM calls are long; the upstream timeouts of the policy bound them, not the server.
-    requestTimeout: 0,
-    keepAliveTimeout: 65_000,
-    return503OnClosing: true,
-  });
-  proxy.removeAllContentTypeParsers();
-  proxy.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
-    done(null, body);
-  });
   const allTargetsOpen = new Emitter<AllTargetsOpenEvent>((error: unknown) => {
     logger.error({ err: error }, 'all-targets-open listener failed');
   });
@@ -117,49 +112,17 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     metrics,
     logger,
     clock,
+    body: {
+      maxBytes: maxBodyBytes,
+      timeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+      budget: new BodyBudget(options.maxBufferedBodyBytes ?? DEFAULT_MAX_BUFFERED_BODY_BYTES),
+    },
     onAllTargetsOpen: (upstream: string, endpoint: string, attempts: string) => {
       alerts?.allTargetsOpen(upstream, endpoint, attempts);
       allTargetsOpen.emit({ upstream, endpoint, attempts });
     },
   };
-  proxy.route({
-    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
-    url: '/*',
-    handler: async (request, reply) => {
-      reply.hijack();
-      try {
-        await handleProxyRequest(ctx, request.raw, reply.raw, request.body as Buffer | undefined);
-      } catch (error) {
-        logger.error({ err: error, url: request.url }, 'request failed inside the sidecar');
-        sendError(
-          reply.raw,
-          guessFormat(request.url),
-          'AICB_INTERNAL',
-          'The sidecar failed to handle the request.',
-        );
-      }
-    },
-  });
-  proxy.setErrorHandler((error, request, reply) => {
-    const format = guessFormat(request.url);
-    const code = (error as { code?: string }).code;
-    reply.hijack();
-    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      sendError(
-        reply.raw,
-        format,
-        'AICB_BODY_TOO_LARGE',
-        `The request body exceeds the sidecar's limit of ${maxBodyBytes} bytes.`,
-      );
-      return;
-    }
-    if (code?.startsWith('FST_ERR_CTP') === true) {
-      sendError(reply.raw, format, 'AICB_INVALID_JSON', 'The request body could not be read.');
-      return;
-    }
-    logger.error({ err: error, url: request.url }, 'request failed inside the sidecar');
-    sendError(reply.raw, format, 'AICB_INTERNAL', 'The sidecar failed to handle the request.');
-  });
+  const proxy = listener(createProxyServer(ctx, logger));
 
   const admin = fastify({ logger: false });
   admin.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));

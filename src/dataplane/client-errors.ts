@@ -3,7 +3,15 @@
  * sees an ordinary provider error (the OpenAI SDK raises APIError with `code`, the Anthropic SDK
  * its typed error). Every one carries a stable `AICB_*` code, also in `x-aicb-error`.
  */
+import type { WireApi } from './providers/wire-api.ts';
+
+/** The error body shapes: OpenAI's (chat completions and Responses alike) and Anthropic's. */
 export type ClientFormat = 'openai' | 'anthropic';
+
+/** The error body shape of a wire API. */
+export function formatOfApi(api: WireApi): ClientFormat {
+  return api === 'anthropic-messages' ? 'anthropic' : 'openai';
+}
 
 export type SidecarErrorCode =
   | 'AICB_CIRCUIT_OPEN'
@@ -15,6 +23,10 @@ export type SidecarErrorCode =
   | 'AICB_UPSTREAM_UNAVAILABLE'
   | 'AICB_STREAM_INTERRUPTED'
   | 'AICB_NO_TARGET'
+  | 'AICB_INVALID_PATH'
+  | 'AICB_BODY_TIMEOUT'
+  | 'AICB_OVERLOADED'
+  | 'AICB_CONNECTION_LIMIT'
   | 'AICB_INTERNAL';
 
 /**
@@ -120,6 +132,41 @@ const SPECS: Record<SidecarErrorCode, ErrorSpec> = {
       why: 'no target of the chain can serve this request (policy or request), so a retry is skipped the same way',
     },
   },
+  AICB_INVALID_PATH: {
+    status: 400,
+    openaiType: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    retry: { retry: false, why: 'the same path is refused again' },
+  },
+  AICB_BODY_TIMEOUT: {
+    status: 408,
+    openaiType: 'invalid_request_error',
+    anthropicType: 'invalid_request_error',
+    retry: {
+      retry: false,
+      why: 'the app stopped sending its body; the SDK would send it the same way again',
+    },
+  },
+  AICB_OVERLOADED: {
+    status: 503,
+    openaiType: 'server_error',
+    anthropicType: 'overloaded_error',
+    retry: {
+      retry: true,
+      afterMs: 1000,
+      why: 'the sidecar holds as many request bodies as its memory bound allows; a second later others have been sent on',
+    },
+  },
+  AICB_CONNECTION_LIMIT: {
+    status: 503,
+    openaiType: 'server_error',
+    anthropicType: 'overloaded_error',
+    retry: {
+      retry: true,
+      afterMs: 1000,
+      why: "every connection the policy's maxConnections allows to this upstream is busy; the sidecar refuses rather than queue the call out of the app's sight",
+    },
+  },
   AICB_INTERNAL: {
     status: 500,
     openaiType: 'server_error',
@@ -167,13 +214,27 @@ export function errorBody(format: ClientFormat, code: SidecarErrorCode, message:
     : JSON.stringify({ error: { message, type: spec.openaiType, param: null, code } });
 }
 
-/** A server-sent event that ends a stream with an error, in the caller's format. */
-export function streamErrorEvent(
-  format: ClientFormat,
-  code: SidecarErrorCode,
-  message: string,
-): string {
-  return format === 'anthropic'
-    ? `event: error\ndata: ${errorBody(format, code, message)}\n\n`
-    : `data: ${errorBody(format, code, message)}\n\n`;
+/**
+ * A server-sent event that ends a stream with an error, in the app's API: an Anthropic `error`
+ * event, a chat chunk with `error`, or a Responses `error` event (which also carries `error`, so
+ * the OpenAI SDKs raise it as they raise any stream error).
+ */
+export function streamErrorEvent(api: WireApi, code: SidecarErrorCode, message: string): string {
+  switch (api) {
+    case 'anthropic-messages':
+      return `event: error\ndata: ${errorBody('anthropic', code, message)}\n\n`;
+    case 'openai-chat':
+      return `data: ${errorBody('openai', code, message)}\n\n`;
+    case 'openai-responses': {
+      const spec = SPECS[code];
+      const data = JSON.stringify({
+        type: 'error',
+        code,
+        message,
+        param: null,
+        error: { message, type: spec.openaiType, param: null, code },
+      });
+      return `event: error\ndata: ${data}\n\n`;
+    }
+  }
 }

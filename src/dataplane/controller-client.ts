@@ -48,7 +48,7 @@ import type { Clock } from '../shared/clock.ts';
 import { backoffCeilingMs, fullJitterMs } from '../shared/backoff.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import type { Sidecar } from './build-sidecar.ts';
-import { SseParser } from './providers/translate/sse-parser.ts';
+import { SseParser } from './sse/sse-reader.ts';
 
 export interface ControllerClientOptions {
   /** Controller base URLs, tried in turn (a standby refuses streams until it leads). */

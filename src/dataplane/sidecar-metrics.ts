@@ -97,6 +97,13 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionLimited = new Counter({
+    name: 'aicb_connection_limited_total',
+    help: "Calls refused because every connection the upstream's maxConnections allows was busy.",
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+
   readonly shortCircuited = new Counter({
     name: 'aicb_short_circuited_total',
     help: 'Attempts not sent because the target circuit was open (no upstream call, no cost).',

@@ -10,6 +10,7 @@ import type { CompiledUpstream, CredentialRef, PolicySnapshot } from '../policy/
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Circuits } from './circuits.ts';
+import { ConnectionSlots } from './connection-slots.ts';
 import { policyModelNames } from './cost/pricing.ts';
 import { FailureLatency } from './cost/wait-avoided.ts';
 import { RetryBudget } from './retry/retry-budget.ts';
@@ -35,8 +36,6 @@ export interface SidecarRuntimeOptions {
   readonly logger: Logger;
   /** The sidecar's environment, for `apiKey: {env}` (passed in: only entry files read env). */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Most connections per upstream. */
-  readonly connectionsPerUpstream?: number;
   readonly maxBreakerKeys?: number;
 }
 
@@ -52,6 +51,7 @@ export class SidecarRuntime {
   readonly #options: SidecarRuntimeOptions;
   readonly #pools = new Map<string, PoolEntry>();
   readonly #files = new Map<string, FileCredential>();
+  readonly #slots = new Map<string, ConnectionSlots>();
   #snapshot: PolicySnapshot | undefined;
   #upstreams = new Map<string, CompiledUpstream>();
   #names: ReadonlySet<string> = new Set();
@@ -102,6 +102,11 @@ export class SidecarRuntime {
     this.cache.configure(snapshot.cache);
     this.modelNames = policyModelNames(snapshot.fallbacks);
     this.failureLatency.retain(this.#names);
+    for (const [name, slots] of this.#slots) {
+      const next = upstreams.get(name);
+      if (next === undefined) this.#slots.delete(name);
+      else slots.limit = maxConnectionsOf(next);
+    }
     for (const [name, budget] of this.#retryBudgets) {
       if (upstreams.has(name)) budget.configure(snapshot.retry.budget);
       else this.#retryBudgets.delete(name);
@@ -126,7 +131,8 @@ export class SidecarRuntime {
     const existing = this.#pools.get(upstream.name);
     if (existing !== undefined) return existing.pool;
     const pool = new Pool(originOf(upstream.baseURL), {
-      connections: this.#options.connectionsPerUpstream ?? 256,
+      // The pool never holds back a call: ConnectionSlots refuses past the same limit first.
+      connections: maxConnectionsOf(upstream),
       pipelining: 1,
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
@@ -134,6 +140,16 @@ export class SidecarRuntime {
     });
     this.#pools.set(upstream.name, { signature: poolSignature(upstream), pool });
     return pool;
+  }
+
+  /** The connection slots of an upstream (its policy's maxConnections). */
+  connections(upstream: CompiledUpstream): ConnectionSlots {
+    let slots = this.#slots.get(upstream.name);
+    if (slots === undefined) {
+      slots = new ConnectionSlots(maxConnectionsOf(upstream));
+      this.#slots.set(upstream.name, slots);
+    }
+    return slots;
   }
 
   /** The policy's credential for an upstream, when it names one that can be read here. */
@@ -200,6 +216,10 @@ export class SidecarRuntime {
   }
 }
 
+function maxConnectionsOf(u: CompiledUpstream): number {
+  return u.maxConnections;
+}
+
 function poolSignature(u: CompiledUpstream): string {
-  return `${originOf(u.baseURL)}|${u.timeouts.connectMs}`;
+  return `${originOf(u.baseURL)}|${u.timeouts.connectMs}|${maxConnectionsOf(u)}`;
 }

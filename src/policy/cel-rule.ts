@@ -22,6 +22,17 @@ export interface CelRule<T> {
   readonly rule: string | readonly string[];
   /** Fixed sentence shown by both enforcers; tests match on it. */
   readonly message: string;
+  /**
+   * CEL string expression the API server shows instead of `message` when the rule fails: the
+   * message followed by the offending item (name, value), as the TypeScript check's detail
+   * says it, so `kubectl apply` names what `aicb validate` names. One per expression of `rule`.
+   * Base CEL only (no string library): it must install wherever the CRD does. When it fails to
+   * evaluate, the API server falls back to `message`. Only for rules whose offending item is a
+   * field of `self`: a message that searches a list for the culprit is costed like a second rule
+   * (per expression and against the whole CRD's budget, which the 256-upstream bound already
+   * nearly fills), so list rules name the list (`fieldPath`) and leave the item to `aicb validate`.
+   */
+  readonly messageExpression?: string | readonly string[];
   /** Optional field path the API server reports instead of the node's own path. */
   readonly fieldPath?: string;
   /** TypeScript twin of `rule`. */
@@ -77,13 +88,23 @@ export function withRules<S extends z.ZodType>(
     ...refined.meta(),
     'x-kubernetes-validations': [
       ...previous,
-      ...rules.flatMap((r) =>
-        (typeof r.rule === 'string' ? [r.rule] : r.rule).map((rule) =>
-          r.fieldPath === undefined
-            ? { rule, message: r.message }
-            : { rule, message: r.message, fieldPath: r.fieldPath },
-        ),
-      ),
+      ...rules.flatMap((r) => {
+        const expressions = typeof r.rule === 'string' ? [r.rule] : r.rule;
+        const messages =
+          r.messageExpression === undefined
+            ? undefined
+            : typeof r.messageExpression === 'string'
+              ? [r.messageExpression]
+              : r.messageExpression;
+        if (messages !== undefined && messages.length !== expressions.length)
+          throw new Error(`rule "${r.message}": one messageExpression per expression`);
+        return expressions.map((rule, i) => ({
+          rule,
+          message: r.message,
+          ...(messages === undefined ? {} : { messageExpression: messages[i] }),
+          ...(r.fieldPath === undefined ? {} : { fieldPath: r.fieldPath }),
+        }));
+      }),
     ],
   });
 }

@@ -126,17 +126,38 @@ function credentialSource(description: string) {
 // ---------------------------------------------------------------------------------------------
 // spec.podSelector (metav1.LabelSelector)
 
-const LabelSelectorRequirement = z.strictObject({
-  key: z.string().min(1).max(317).meta({ description: 'The label key the selector applies to.' }),
-  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).meta({
-    description: "The key's relationship to the values: In, NotIn, Exists or DoesNotExist.",
+const LabelSelectorRequirement = withRules(
+  z.strictObject({
+    key: z.string().min(1).max(317).meta({ description: 'The label key the selector applies to.' }),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).meta({
+      description: "The key's relationship to the values: In, NotIn, Exists or DoesNotExist.",
+    }),
+    values: z
+      .array(z.string().max(63))
+      .max(64)
+      .optional()
+      .meta({ description: 'Values for In and NotIn; must be empty for Exists and DoesNotExist.' }),
   }),
-  values: z
-    .array(z.string().max(63))
-    .max(64)
-    .optional()
-    .meta({ description: 'Values for In and NotIn; must be empty for Exists and DoesNotExist.' }),
-});
+  [
+    {
+      // What Kubernetes itself refuses in a LabelSelector: `In` with no values would select
+      // nothing (and a Deployment's selector like it is rejected), Exists with values is a typo.
+      rule: "self.operator == 'In' || self.operator == 'NotIn' ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+      message: 'values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist',
+      messageExpression:
+        "'values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist (key ' + self.key + ', operator ' + self.operator + ')'",
+      fieldPath: '.values',
+      reads: [['operator'], ['values'], ['key']],
+      check: (v) => {
+        const needs = v.operator === 'In' || v.operator === 'NotIn';
+        const count = v.values?.length ?? 0;
+        return needs === count > 0
+          ? []
+          : [{ path: ['values'], detail: `key ${v.key}, operator ${v.operator}` }];
+      },
+    },
+  ],
+);
 
 const LabelSelector = z
   .strictObject({
@@ -158,8 +179,8 @@ const LabelSelector = z
 // ---------------------------------------------------------------------------------------------
 // spec.upstreams[]
 
-const Timeouts = z
-  .strictObject({
+const Timeouts = withRules(
+  z.strictObject({
     connect: duration('Time allowed to open a connection to the provider.').default('5s'),
     firstByte: duration(
       'Time allowed between sending the request and the first response byte (headers).',
@@ -167,9 +188,36 @@ const Timeouts = z
     idle: duration('Longest silence allowed between two chunks of a streamed response.').default(
       '30s',
     ),
-    total: duration('Longest a whole call may take, streaming included.').default('600s'),
-  })
-  .meta({ description: 'Timeouts for calls to this upstream; a timeout counts as a failure.' });
+    total: duration(
+      'Longest a whole call may take, streaming included; at least firstByte.',
+    ).default('600s'),
+  }),
+  [
+    {
+      // A total shorter than firstByte makes firstByte dead: the call is cut before headers can
+      // be waited for, and the failure is reported as the wrong timeout. Both are defaulted, so
+      // raising firstByte alone past the default total is caught too. Guarded by the pattern so
+      // a malformed duration reports only its own error.
+      rule:
+        // has(): the CRD's default for timeouts is {}, which the API server checks as it is.
+        '!has(self.total) || !has(self.firstByte) || ' +
+        `!self.total.matches('${DURATION_PATTERN}') || !self.firstByte.matches('${DURATION_PATTERN}') || ` +
+        'duration(self.total) >= duration(self.firstByte)',
+      message: 'timeouts.total must be at least timeouts.firstByte',
+      messageExpression:
+        "'timeouts.total must be at least timeouts.firstByte (' + self.total + ' < ' + self.firstByte + ')'",
+      fieldPath: '.total',
+      reads: [['total'], ['firstByte']],
+      check: (v) => {
+        const total = parseDurationMs(v.total);
+        const firstByte = parseDurationMs(v.firstByte);
+        return total !== undefined && firstByte !== undefined && total < firstByte
+          ? [{ path: ['total'], detail: `${v.total} < ${v.firstByte}` }]
+          : [];
+      },
+    },
+  ],
+).meta({ description: 'Timeouts for calls to this upstream; a timeout counts as a failure.' });
 
 const Upstream = z
   .strictObject({
@@ -293,7 +341,8 @@ const BREAKER_DESCRIPTIONS = {
   successThreshold: 'Successful probes needed to close a half-open circuit.',
   halfOpenMaxProbes:
     'Probes allowed in flight while half-open; other requests go to the fallback at once.',
-  probeTimeout: 'A probe that has not answered after this long counts as failed.',
+  probeTimeout:
+    'A probe that has not shown content after this long counts as failed (a stream has succeeded at its first content and then runs to its end).',
 } as const;
 
 /** The trip and recovery knobs, without defaults (the per-endpoint form inherits unset ones). */
@@ -346,7 +395,9 @@ const optionalKnobs = {
 
 /** With the streak rule off, only a failure-rate rule could ever open the circuit. */
 const FAILURE_THRESHOLD_NEEDS_A_RULE = {
-  rule: '!has(self.failureThreshold) || self.failureThreshold > 0 || has(self.failureRate)',
+  // `!= 0`, not `> 0`: a negative value already fails the schema's minimum, and must not also
+  // read as "0 turns off the rule" (a misleading second message).
+  rule: '!has(self.failureThreshold) || self.failureThreshold != 0 || has(self.failureRate)',
   message: 'failureThreshold 0 turns off the consecutive rule, so failureRate must be set',
   reads: [['failureThreshold'], ['failureRate']],
   check: (v: { failureThreshold?: number | undefined; failureRate?: unknown }) =>
@@ -402,7 +453,7 @@ const Breaker = withRules(
         ENDPOINT_CLASSES.map(
           (c) =>
             `!has(self.endpoints.${c}) || !has(self.endpoints.${c}.failureThreshold) || ` +
-            `self.endpoints.${c}.failureThreshold > 0 || has(self.endpoints.${c}.failureRate)`,
+            `self.endpoints.${c}.failureThreshold != 0 || has(self.endpoints.${c}.failureRate)`,
         )
           .map((clause) => `(${clause})`)
           .join(', ') +
@@ -425,6 +476,9 @@ const Breaker = withRules(
         '!has(self.recoveryBackoff) || !has(self.recoveryBackoff.max) || !has(self.recoveryTimeout) || ' +
         'duration(self.recoveryBackoff.max) >= duration(self.recoveryTimeout)',
       message: 'recoveryBackoff.max must be at least recoveryTimeout',
+      messageExpression:
+        "'recoveryBackoff.max must be at least recoveryTimeout (' + self.recoveryBackoff.max + ' < ' + self.recoveryTimeout + ')'",
+      fieldPath: '.recoveryBackoff.max',
       reads: [['recoveryBackoff', 'max'], ['recoveryTimeout']],
       check: (v) => {
         const max = parseDurationMs(v.recoveryBackoff.max);
@@ -537,6 +591,9 @@ const Fallback = withRules(
     {
       rule: 'self.to.all(t, t.upstream != self.from)',
       message: 'a fallback chain must not lead back to its own upstream',
+      messageExpression:
+        "'a fallback chain must not lead back to its own upstream (' + self.from + ')'",
+      fieldPath: '.to',
       reads: [['from'], ['to', '*', 'upstream']],
       check: (v) =>
         v.to.flatMap((t, i) =>
@@ -546,6 +603,7 @@ const Fallback = withRules(
     {
       rule: 'self.to.all(t, self.to.filter(u, u.upstream == t.upstream).size() == 1)',
       message: 'a fallback chain must not name the same upstream twice',
+      fieldPath: '.to',
       reads: [['to', '*', 'upstream']],
       check: (v) => {
         const seen = new Set<string>();
@@ -817,6 +875,8 @@ export const PolicySpecSchema = withRules(
     {
       rule: '!has(self.defaultUpstream) || self.upstreams.exists(u, u.name == self.defaultUpstream)',
       message: 'defaultUpstream must name one of spec.upstreams',
+      messageExpression:
+        "'defaultUpstream must name one of spec.upstreams (\"' + self.defaultUpstream + '\" is not declared)'",
       fieldPath: '.defaultUpstream',
       reads: [['defaultUpstream'], ['upstreams', '*', 'name']],
       check: (v) =>

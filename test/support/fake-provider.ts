@@ -28,6 +28,19 @@ export type Behavior =
   | { readonly type: 'stream-cut'; readonly afterChunks: number }
   /** A streamed answer with a pause between chunks. */
   | { readonly type: 'stream-slow'; readonly chunkDelayMs: number; readonly chunks?: number }
+  /**
+   * Exactly these bytes: a status, headers and body chunks written with `delayMs` between them,
+   * then the response ends, hangs (never ends) or the connection is reset. For stream grammar
+   * and framing tests (CRLF, `data:` without a space, terminators inside content, ...).
+   */
+  | {
+      readonly type: 'raw';
+      readonly status?: number;
+      readonly headers?: Record<string, string>;
+      readonly chunks: readonly (string | Buffer)[];
+      readonly delayMs?: number;
+      readonly then?: 'end' | 'hang' | 'reset';
+    }
   /** The model calls a tool (streamed or not, as the request asks). */
   | { readonly type: 'tool'; readonly name: string; readonly input: Record<string, unknown> };
 
@@ -134,6 +147,26 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
       case 'hang':
         hung.add(res);
         return;
+      case 'raw': {
+        res.writeHead(behavior.status ?? 200, behavior.headers ?? sseHeaders);
+        const chunks = [...behavior.chunks];
+        const next = () => {
+          if (res.destroyed) return;
+          const chunk = chunks.shift();
+          if (chunk !== undefined) {
+            res.write(chunk, () => {
+              if ((behavior.delayMs ?? 0) > 0) setTimeout(next, behavior.delayMs);
+              else next();
+            });
+            return;
+          }
+          if (behavior.then === 'hang') hung.add(res);
+          else if (behavior.then === 'reset') req.socket.destroy();
+          else res.end();
+        };
+        next();
+        return;
+      }
       case 'status': {
         const body = behavior.body ?? errorBody(api, behavior.status);
         const send = () => {
@@ -194,6 +227,15 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
           sendJson(res, embedding(model));
           return;
         }
+        if (api === 'openai' && path.includes('/responses')) {
+          if (request.stream !== true) {
+            sendJson(res, responsesObject(model, text, n, 'completed'));
+            return;
+          }
+          res.writeHead(200, sseHeaders);
+          writeEvents(res, req.socket, responsesStream(model, text, n), delayMs, cutAfter, api);
+          return;
+        }
         const isStream =
           request.stream === true || cutAfter !== undefined || behavior.type === 'stream-slow';
         if (!isStream) {
@@ -221,7 +263,7 @@ export async function startFakeProvider(options: FakeProviderOptions): Promise<F
   }
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  await new Promise<void>((resolve) => server.listen({ port: 0, host, backlog: 4096 }, resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
@@ -276,7 +318,9 @@ function writeEvents(
   // Resolves once the last chunk was handed to the kernel, so a cut happens after the bytes left.
   let flushed: Promise<void> = Promise.resolve();
   const isContent = (e: string) =>
-    api === 'openai' ? e.includes('"delta":{"content"') : e.includes('content_block_delta');
+    api === 'openai'
+      ? e.includes('"delta":{"content"') || e.includes('response.output_text.delta')
+      : e.includes('content_block_delta');
   const step = () => {
     if (res.destroyed) return;
     while (i < events.length) {
@@ -638,5 +682,102 @@ function anthropicToolStream(model: string, call: ToolCall, n: number): string[]
       usage: { output_tokens: 9 },
     }),
     ev('message_stop', { type: 'message_stop' }),
+  ];
+}
+
+/** An OpenAI Responses API response object (the `response` of its stream events too). */
+function responsesObject(
+  model: string,
+  text: string,
+  n: number,
+  status: 'in_progress' | 'completed',
+): Record<string, unknown> {
+  const done = status === 'completed';
+  return {
+    id: `resp_fake${n}`,
+    object: 'response',
+    created_at: 1_764_000_000,
+    status,
+    error: null,
+    incomplete_details: null,
+    model,
+    output: done
+      ? [
+          {
+            id: `msg_fake${n}`,
+            type: 'message',
+            status: 'completed',
+            role: 'assistant',
+            content: [{ type: 'output_text', text, annotations: [] }],
+          },
+        ]
+      : [],
+    parallel_tool_calls: true,
+    tool_choice: 'auto',
+    tools: [],
+    usage: done
+      ? {
+          input_tokens: 12,
+          input_tokens_details: { cached_tokens: 0 },
+          output_tokens: tokensOf(text).length,
+          output_tokens_details: { reasoning_tokens: 0 },
+          total_tokens: 12 + tokensOf(text).length,
+        }
+      : null,
+  };
+}
+
+/** The Responses API event stream of a text answer, named events with a `type` and sequence. */
+function responsesStream(model: string, text: string, n: number): string[] {
+  let sequence = 0;
+  const event = (type: string, body: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...body })}\n\n`;
+  const item = `msg_fake${n}`;
+  return [
+    event('response.created', { response: responsesObject(model, '', n, 'in_progress') }),
+    event('response.in_progress', { response: responsesObject(model, '', n, 'in_progress') }),
+    event('response.output_item.added', {
+      output_index: 0,
+      item: { id: item, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
+    }),
+    event('response.content_part.added', {
+      item_id: item,
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text: '', annotations: [] },
+    }),
+    ...tokensOf(text).map((delta) =>
+      event('response.output_text.delta', {
+        item_id: item,
+        output_index: 0,
+        content_index: 0,
+        delta,
+        logprobs: [],
+      }),
+    ),
+    event('response.output_text.done', {
+      item_id: item,
+      output_index: 0,
+      content_index: 0,
+      text,
+      logprobs: [],
+    }),
+    event('response.content_part.done', {
+      item_id: item,
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text, annotations: [] },
+    }),
+    event('response.output_item.done', {
+      output_index: 0,
+      item: {
+        id: item,
+        type: 'message',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text, annotations: [] }],
+      },
+    }),
+    event('response.completed', { response: responsesObject(model, text, n, 'completed') }),
   ];
 }

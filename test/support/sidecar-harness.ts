@@ -43,6 +43,8 @@ export async function startSidecar(
   options: {
     env?: Record<string, string>;
     maxBodyBytes?: number;
+    maxBufferedBodyBytes?: number;
+    bodyTimeoutMs?: number;
     logLevel?: string;
     /** Breaker and timing on the real clock (for measured durations) instead of a ManualClock. */
     realClock?: boolean;
@@ -68,6 +70,10 @@ export async function startSidecar(
     env: options.env ?? {},
     collectProcessMetrics: false,
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.maxBufferedBodyBytes === undefined
+      ? {}
+      : { maxBufferedBodyBytes: options.maxBufferedBodyBytes }),
+    ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: options.bodyTimeoutMs }),
   });
   secrets = () => sidecar.runtime.secrets();
   const apply = (s: Record<string, unknown>) => {

@@ -5,21 +5,39 @@
  * target with the translator's reason.
  */
 import type { CompiledUpstream } from '../../policy/snapshot.ts';
-import type { ClientFormat } from '../client-errors.ts';
-import type { ResponseAdapter } from '../forward/response-adapter.ts';
-import { endpointOf } from '../request-route.ts';
+import type { ClientRequest } from '../request/client-request.ts';
+import type { SseEvent } from '../sse/sse-reader.ts';
 import { joinPath } from './base-url.ts';
 import {
+  AnthropicToOpenaiStream,
   anthropicErrorToOpenai,
   anthropicMessageToOpenai,
   anthropicMessagesToOpenai,
-  anthropicToOpenaiSse,
   openaiChatToAnthropic,
   openaiCompletionToAnthropic,
   openaiErrorToAnthropic,
-  openaiToAnthropicSse,
+  OpenaiToAnthropicStream,
   wantsStreamUsage,
 } from './translate/index.ts';
+
+/** Turns one upstream event stream into the app's API, event by event. */
+export interface EventTranslator {
+  /** Text to send to the app for this upstream event (may be empty). */
+  push(event: SseEvent): string;
+  /** True once the translated stream is over (terminator or error sent). */
+  readonly finished: boolean;
+}
+
+/** How a target's answer in another API becomes the app's. */
+export interface AnswerConversion {
+  /**
+   * Converts a complete JSON body (an answer or an error) into the app's API; undefined when
+   * the answer holds something the app's API cannot express (the chain then moves on).
+   */
+  body(status: number, body: Buffer): Buffer | undefined;
+  /** A translator for one event stream. */
+  events(): EventTranslator;
+}
 
 export type CrossFormatPlan =
   | {
@@ -27,14 +45,12 @@ export type CrossFormatPlan =
       readonly path: string;
       readonly body: Buffer;
       readonly headers: Record<string, string>;
-      readonly adapter: ResponseAdapter;
+      readonly conversion: AnswerConversion;
     }
   | { readonly ok: false; readonly reason: string };
 
 export interface CrossFormatInput {
-  readonly json: Record<string, unknown> | undefined;
-  readonly clientPath: string;
-  readonly clientFormat: ClientFormat;
+  readonly client: ClientRequest;
   readonly target: CompiledUpstream;
   readonly model: string;
   /** The policy's key for the target (a translated request never carries the app's key). */
@@ -46,7 +62,9 @@ export interface CrossFormatInput {
 }
 
 export function planCrossFormat(input: CrossFormatInput): CrossFormatPlan {
-  if (endpointOf(input.clientPath) !== 'chat' || input.json === undefined) {
+  // Parsed here, once, only because the chain reached a target that needs a translation.
+  const json = input.client.endpoint === 'chat' ? input.client.parsed() : undefined;
+  if (json === undefined) {
     return { ok: false, reason: 'only chat requests translate between APIs' };
   }
   const headers: Record<string, string> = {
@@ -54,32 +72,32 @@ export function planCrossFormat(input: CrossFormatInput): CrossFormatPlan {
     'accept-encoding': 'identity',
     ...(input.userAgent === undefined ? {} : { 'user-agent': input.userAgent }),
   };
-  if (input.clientFormat === 'openai') {
+  if (input.client.api === 'openai-chat') {
     const version = input.target.apiVersion ?? '2023-06-01';
-    const translated = openaiChatToAnthropic(input.json, input.model, {
+    const translated = openaiChatToAnthropic(json, input.model, {
       anthropicVersion: version,
     });
     if (!translated.ok) return translated;
     headers['x-api-key'] = input.key;
     headers['anthropic-version'] = version;
-    const includeUsage = wantsStreamUsage(input.json);
+    const includeUsage = wantsStreamUsage(json);
     return {
       ok: true,
       path: joinPath(input.target.baseURL, '/v1/messages'),
       body: Buffer.from(JSON.stringify(translated.body)),
       headers,
-      adapter: {
+      conversion: {
         body: (status, raw) => {
           const parsed = parse(raw);
-          if (status >= 400) return json(anthropicErrorToOpenai(status, parsed).body);
+          if (status >= 400) return toJson(anthropicErrorToOpenai(status, parsed).body);
           const answer = anthropicMessageToOpenai(parsed, input.nowSeconds);
-          return answer.ok ? json(answer.body) : undefined;
+          return answer.ok ? toJson(answer.body) : undefined;
         },
-        stream: () => anthropicToOpenaiSse({ includeUsage, created: input.nowSeconds }),
+        events: () => new AnthropicToOpenaiStream({ includeUsage, created: input.nowSeconds }),
       },
     };
   }
-  const translated = anthropicMessagesToOpenai(input.json, input.model);
+  const translated = anthropicMessagesToOpenai(json, input.model);
   if (!translated.ok) return translated;
   let path = joinPath(input.target.baseURL, '/v1/chat/completions');
   if (input.target.provider === 'azure-openai') {
@@ -97,14 +115,14 @@ export function planCrossFormat(input: CrossFormatInput): CrossFormatPlan {
     path,
     body: Buffer.from(JSON.stringify(translated.body)),
     headers,
-    adapter: {
+    conversion: {
       body: (status, raw) => {
         const parsed = parse(raw);
-        if (status >= 400) return json(openaiErrorToAnthropic(status, parsed).body);
+        if (status >= 400) return toJson(openaiErrorToAnthropic(status, parsed).body);
         const answer = openaiCompletionToAnthropic(parsed);
-        return answer.ok ? json(answer.body) : undefined;
+        return answer.ok ? toJson(answer.body) : undefined;
       },
-      stream: () => openaiToAnthropicSse(),
+      events: () => new OpenaiToAnthropicStream(),
     },
   };
 }
@@ -117,6 +135,6 @@ function parse(raw: Buffer): unknown {
   }
 }
 
-function json(value: unknown): Buffer {
+function toJson(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }

@@ -75,7 +75,7 @@ describe('bad input', () => {
     expect(res.headers['x-aicb-error']).toBe('AICB_INVALID_JSON');
     expect(await res.body.json()).toEqual({
       error: {
-        message: 'The request body is not valid JSON.',
+        message: 'The request body is not valid JSON: the JSON ends early at byte 33.',
         type: 'invalid_request_error',
         param: null,
         code: 'AICB_INVALID_JSON',
@@ -95,7 +95,7 @@ describe('bad input', () => {
       type: 'error',
       error: {
         type: 'invalid_request_error',
-        message: 'The request body is not valid JSON.',
+        message: 'The request body is not valid JSON: the body is not a JSON object at byte 0.',
         code: 'AICB_INVALID_JSON',
       },
     });

@@ -33,7 +33,8 @@ function spec(threshold: number, extra: Record<string, unknown> = {}): Record<st
   return {
     upstreams: [
       { name: 'openai', provider: 'openai', baseURL: primary.url },
-      { name: 'backup', provider: 'openai', baseURL: backup.url },
+      // Another origin: the app's key is not reused there, so the backup has its own.
+      { name: 'backup', provider: 'openai', baseURL: backup.url, apiKey: { env: 'BACKUP_KEY' } },
     ],
     breaker: { failureThreshold: threshold },
     fallbacks: [{ from: 'openai', to: [{ upstream: 'backup' }] }],
@@ -78,7 +79,12 @@ beforeEach(async () => {
       },
     }),
   });
-  sidecar = buildSidecar({ logger, clock: new ManualClock(), collectProcessMetrics: false });
+  sidecar = buildSidecar({
+    logger,
+    clock: new ManualClock(),
+    collectProcessMetrics: false,
+    env: { BACKUP_KEY: 'sk-backup' },
+  });
   writePolicy(policyYaml(spec(5)));
   watch = await startStandalonePolicy(file, sidecar, logger, { pollMs: 100 });
   url = await sidecar.proxy.listen({ host: '127.0.0.1', port: 0 });

@@ -1,5 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { usageFromBody, withStreamUsage } from '../../../src/dataplane/cost/usage.ts';
+import {
+  BodyTail,
+  USAGE_TAIL_BYTES,
+  usageFromTail,
+  type Usage,
+  type UsageFormat,
+} from '../../../src/dataplane/cost/usage.ts';
+import { ClientRequest } from '../../../src/dataplane/request/client-request.ts';
+
+/** A whole answer passed through the tail an attempt keeps, in chunks of `chunkBytes`. */
+function usageFromBody(format: UsageFormat, body: Buffer, chunkBytes = 1000): Usage | undefined {
+  const tail = new BodyTail();
+  for (let at = 0; at < body.length; at += chunkBytes)
+    tail.push(body.subarray(at, at + chunkBytes));
+  return tail.usage(format);
+}
+
+function streamingRequest(body: Record<string, unknown>): ClientRequest {
+  const read = ClientRequest.read({
+    method: 'POST',
+    path: '/v1/chat/completions',
+    endpoint: 'chat',
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(body)),
+    api: 'openai-chat',
+  });
+  if (!read.ok) throw new Error(read.reason);
+  return read.request;
+}
+
+function withStreamUsage(body: Record<string, unknown>): {
+  body: unknown;
+  added: boolean;
+  same: boolean;
+} {
+  const request = streamingRequest(body);
+  const result = request.withStreamUsage(request.body);
+  return {
+    body: result.body === null ? null : JSON.parse(result.body.toString()),
+    added: result.added,
+    same: result.body === request.body,
+  };
+}
 
 const json = (value: unknown, indent?: number) => Buffer.from(JSON.stringify(value, null, indent));
 
@@ -129,13 +171,34 @@ describe('usageFromBody', () => {
   });
 });
 
-describe('withStreamUsage', () => {
-  it('asks for the usage chunk on a streaming request that did not, without mutating it', () => {
+describe('BodyTail', () => {
+  it('finds the usage of a body far longer than its window, whatever the chunk size', () => {
+    const body = json({
+      object: 'list',
+      data: [{ embedding: Array.from({ length: 20_000 }, (_, i) => i / 7) }],
+      usage: { prompt_tokens: 8, total_tokens: 8 },
+    });
+    expect(body.length).toBeGreaterThan(USAGE_TAIL_BYTES * 4);
+    for (const size of [1, 999, 16_384, body.length])
+      expect(usageFromBody('openai', body, size)).toEqual({ inputTokens: 8, outputTokens: 0 });
+  });
+
+  it('reads a usage object in the tail directly', () => {
+    expect(
+      usageFromTail('anthropic', Buffer.from('"usage":{"input_tokens":1,"output_tokens":2}}')),
+    ).toEqual({
+      inputTokens: 1,
+      outputTokens: 2,
+    });
+  });
+});
+
+describe('ClientRequest.withStreamUsage', () => {
+  it('asks for the usage chunk on a streaming request that did not, splicing the bytes', () => {
     const body = { model: 'gpt-4o', stream: true, messages: [] };
     const result = withStreamUsage(body);
     expect(result.added).toBe(true);
     expect(result.body).toEqual({ ...body, stream_options: { include_usage: true } });
-    expect(body).not.toHaveProperty('stream_options');
   });
 
   it('keeps other stream options and overrides an explicit false', () => {
@@ -147,8 +210,8 @@ describe('withStreamUsage', () => {
     expect(result).toEqual({
       body: { stream: true, stream_options: { include_usage: true, include_obfuscation: false } },
       added: true,
+      same: false,
     });
-    expect(body.stream_options.include_usage).toBe(false);
   });
 
   it.each([
@@ -158,6 +221,6 @@ describe('withStreamUsage', () => {
   ])('returns the body itself when %s', (_name, body: Record<string, unknown>) => {
     const result = withStreamUsage(body);
     expect(result.added).toBe(false);
-    expect(result.body).toBe(body);
+    expect(result.same).toBe(true);
   });
 });

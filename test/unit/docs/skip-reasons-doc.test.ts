@@ -39,7 +39,14 @@ describe('skip reasons in the docs', () => {
       (m) => m[1],
     );
     expect(results.sort()).toEqual(
-      ['success', 'failure', 'short_circuited', ...SKIP_REASONS.map((r) => `skipped_${r}`)].sort(),
+      [
+        'success',
+        'failure',
+        'interrupted',
+        'short_circuited',
+        'connection_limited',
+        ...SKIP_REASONS.map((r) => `skipped_${r}`),
+      ].sort(),
     );
   });
 });

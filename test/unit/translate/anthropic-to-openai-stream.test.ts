@@ -2,12 +2,12 @@ import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { describe, expect, it } from 'vitest';
 import {
   AnthropicToOpenaiStream,
-  anthropicToOpenaiSse,
   type AnthropicToOpenaiStreamOptions,
 } from '../../../src/dataplane/providers/translate/index.ts';
 import {
   accumulateOpenai,
   anthropicSse,
+  bytesThrough,
   anthropicToolStream,
   sseEvents,
 } from './recorded-streams.ts';
@@ -114,7 +114,7 @@ describe('AnthropicToOpenaiStream', () => {
     const options = { includeUsage: true, created: CREATED };
     const whole = translateAll(recorded, options);
     for (let cut = 0; cut <= bytes.length; cut++) {
-      const converter = anthropicToOpenaiSse(options);
+      const converter = bytesThrough(new AnthropicToOpenaiStream(options));
       const out =
         converter.push(bytes.subarray(0, cut)) +
         converter.push(bytes.subarray(cut)) +

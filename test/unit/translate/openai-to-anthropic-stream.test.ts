@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import {
   AnthropicToOpenaiStream,
   OpenaiToAnthropicStream,
-  openaiToAnthropicSse,
 } from '../../../src/dataplane/providers/translate/index.ts';
 import {
   accumulateAnthropic,
   anthropicSse,
+  bytesThrough,
   anthropicToolStream,
   openaiSse,
   openaiToolStream,
@@ -163,7 +163,7 @@ describe('OpenaiToAnthropicStream', () => {
     const bytes = Buffer.from(recorded);
     const whole = translateAll(recorded);
     for (let cut = 0; cut <= bytes.length; cut++) {
-      const converter = openaiToAnthropicSse();
+      const converter = bytesThrough(new OpenaiToAnthropicStream());
       const out =
         converter.push(bytes.subarray(0, cut)) +
         converter.push(bytes.subarray(cut)) +

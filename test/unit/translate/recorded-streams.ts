@@ -3,7 +3,7 @@
 // way the SDKs' stream helpers do (ChatCompletionStream, MessageStream).
 import type { Message, RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { SseParser, type SseEvent } from '../../../src/dataplane/providers/translate/index.ts';
+import { SseParser, type SseEvent } from '../../../src/dataplane/sse/sse-reader.ts';
 
 /** An answer that says something, then calls a tool (2026-10-21 wire shape, SDK 1.14 types). */
 export const anthropicToolStream = [
@@ -355,4 +355,14 @@ export function accumulateAnthropic(text: string): AnthropicStreamResult {
     }
   }
   return { types, message, stopped, error };
+}
+
+/** Feeds upstream bytes to an event translator through the data plane's SSE parser. */
+export function bytesThrough(translator: { push(event: SseEvent): string }): {
+  push(chunk: Buffer): string;
+  end(): string;
+} {
+  const parser = new SseParser();
+  const run = (events: SseEvent[]) => events.map((e) => translator.push(e)).join('');
+  return { push: (chunk) => run(parser.push(chunk)), end: () => run(parser.finish()) };
 }

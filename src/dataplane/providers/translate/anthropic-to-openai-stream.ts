@@ -33,7 +33,7 @@ import type {
   OpenaiErrorBody,
   OpenaiFinishReason,
 } from './openai-chat-shapes.ts';
-import type { SseEvent } from './sse-parser.ts';
+import type { SseEvent } from '../../sse/sse-reader.ts';
 import { finishReasonFromStopReason } from './stop-reasons.ts';
 import { quoted } from './translation-result.ts';
 import { openaiUsageFromAnthropic } from './usage-tokens.ts';

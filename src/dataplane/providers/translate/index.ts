@@ -27,12 +27,10 @@ export {
   openaiErrorToAnthropic,
   type TranslatedError,
 } from './error-bodies.ts';
-export { SseParser, type SseEvent } from './sse-parser.ts';
 export {
   AnthropicToOpenaiStream,
   type AnthropicToOpenaiStreamOptions,
 } from './anthropic-to-openai-stream.ts';
 export { OpenaiToAnthropicStream } from './openai-to-anthropic-stream.ts';
-export { anthropicToOpenaiSse, openaiToAnthropicSse, type SseConverter } from './sse-converters.ts';
 export { finishReasonFromStopReason, stopReasonFromFinishReason } from './stop-reasons.ts';
 export { anthropicUsageFromOpenai, openaiUsageFromAnthropic } from './usage-tokens.ts';

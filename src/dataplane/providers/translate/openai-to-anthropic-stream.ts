@@ -35,7 +35,7 @@ import type {
 } from './anthropic-messages-shapes.ts';
 import { anthropicErrorBodyFromOpenai } from './error-bodies.ts';
 import { isJsonObject, parseJson, type JsonObject } from './json-values.ts';
-import type { SseEvent } from './sse-parser.ts';
+import type { SseEvent } from '../../sse/sse-reader.ts';
 import { stopReasonFromFinishReason } from './stop-reasons.ts';
 import { anthropicDeltaUsageFromOpenai, anthropicUsageFromOpenai } from './usage-tokens.ts';
 

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
+  createExchange,
   forwardableHeaders,
   mapModel,
-  planFallback,
-  planPrimary,
-  type ClientRequest,
-} from '../../../src/dataplane/providers/upstream-request.ts';
+  type CredentialResolver,
+  type ExchangePlan,
+} from '../../../src/dataplane/exchange/exchange.ts';
 import { originOf } from '../../../src/dataplane/providers/base-url.ts';
-import type { CompiledUpstream } from '../../../src/policy/snapshot.ts';
+import { wireApiOf } from '../../../src/dataplane/providers/wire-api.ts';
+import { ClientRequest } from '../../../src/dataplane/request/client-request.ts';
+import { endpointOf } from '../../../src/dataplane/request/route.ts';
+import type { CompiledTarget, CompiledUpstream } from '../../../src/policy/snapshot.ts';
 
 function upstream(
   over: Partial<CompiledUpstream> & Pick<CompiledUpstream, 'name' | 'provider'>,
@@ -45,12 +48,21 @@ const anthropic = upstream({
 const credential = (u: CompiledUpstream) =>
   u.apiKey?.source === 'value' ? u.apiKey.value : undefined;
 
-function openaiRequest(over: Partial<ClientRequest> = {}): ClientRequest {
-  const json = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
-  return {
+interface RequestParts {
+  readonly path?: string;
+  readonly headers?: ClientRequest['headers'];
+  readonly json?: Record<string, unknown>;
+  readonly provider?: CompiledUpstream['provider'];
+}
+
+function openaiRequest(over: RequestParts = {}): ClientRequest {
+  const json = over.json ?? { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+  const path = over.path ?? '/v1/chat/completions';
+  const read = ClientRequest.read({
     method: 'POST',
-    path: '/v1/chat/completions',
-    headers: {
+    path,
+    endpoint: endpointOf(path),
+    headers: over.headers ?? {
       authorization: 'Bearer app-key',
       'content-type': 'application/json',
       connection: 'keep-alive, x-hop',
@@ -62,12 +74,35 @@ function openaiRequest(over: Partial<ClientRequest> = {}): ClientRequest {
       'x-custom': 'kept',
     },
     body: Buffer.from(JSON.stringify(json)),
-    json,
-    model: 'gpt-4o',
-    stream: false,
-    format: 'openai',
-    ...over,
-  };
+    api: wireApiOf(over.provider ?? 'openai', endpointOf(path)),
+  });
+  if (!read.ok) throw new Error(read.reason);
+  return read.request;
+}
+
+/** The exchange for the upstream the app addressed. */
+function planPrimary(client: ClientRequest, upstream: CompiledUpstream) {
+  const plan = createExchange({
+    client,
+    requested: upstream,
+    upstream,
+    target: undefined,
+    credential,
+    nowWallMs: 0,
+  });
+  if (!plan.ok) throw new Error(plan.reason);
+  return plan.exchange;
+}
+
+function planFallback(
+  client: ClientRequest,
+  requested: CompiledUpstream,
+  target: CompiledTarget,
+  upstream: CompiledUpstream,
+  resolve: CredentialResolver,
+  nowWallMs: number,
+): ExchangePlan {
+  return createExchange({ client, requested, upstream, target, credential: resolve, nowWallMs });
 }
 
 describe('planPrimary', () => {
@@ -101,21 +136,20 @@ describe('planFallback', () => {
       0,
     );
     if (!plan.ok) throw new Error(plan.reason);
-    expect(plan.request.path).toBe(
+    expect(plan.exchange.path).toBe(
       '/openai/deployments/gpt4o-deploy/chat/completions?api-version=2024-10-21',
     );
-    expect(plan.request.headers['api-key']).toBe('az-key');
-    expect(plan.request.headers.authorization).toBeUndefined();
-    expect(plan.request.model).toBe('gpt4o-deploy');
+    expect(plan.exchange.headers['api-key']).toBe('az-key');
+    expect(plan.exchange.headers.authorization).toBeUndefined();
+    expect(plan.exchange.model).toBe('gpt4o-deploy');
   });
 
   it('sends an Azure request to an OpenAI-compatible server with the mapped model in the body', () => {
     const client = openaiRequest({
       path: '/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21',
       headers: { 'api-key': 'app-azure-key', 'content-type': 'application/json' },
-      model: 'gpt4o',
       json: { messages: [] },
-      body: Buffer.from('{"messages":[]}'),
+      provider: 'azure-openai',
     });
     const plan = planFallback(
       client,
@@ -126,10 +160,10 @@ describe('planFallback', () => {
       0,
     );
     if (!plan.ok) throw new Error(plan.reason);
-    expect(plan.request.path).toBe('/prefix/v1/chat/completions');
-    expect(plan.request.headers).toMatchObject({ authorization: 'Bearer vllm-key' });
-    expect(plan.request.headers['api-key']).toBeUndefined();
-    expect(JSON.parse(plan.request.body?.toString() ?? '{}')).toEqual({
+    expect(plan.exchange.path).toBe('/prefix/v1/chat/completions');
+    expect(plan.exchange.headers).toMatchObject({ authorization: 'Bearer vllm-key' });
+    expect(plan.exchange.headers['api-key']).toBeUndefined();
+    expect(JSON.parse(plan.exchange.body?.toString() ?? '{}')).toEqual({
       messages: [],
       model: 'llama',
     });
@@ -145,24 +179,24 @@ describe('planFallback', () => {
       1_764_000_000_000,
     );
     if (!plan.ok) throw new Error(plan.reason);
-    expect(plan.request.path).toBe('/v1/messages');
-    expect(plan.request.headers).toMatchObject({
+    expect(plan.exchange.path).toBe('/v1/messages');
+    expect(plan.exchange.headers).toMatchObject({
       'x-api-key': 'ant',
       'anthropic-version': '2023-06-01',
     });
-    expect(plan.request.headers.authorization).toBeUndefined();
-    expect(JSON.parse(plan.request.body?.toString() ?? '{}')).toMatchObject({
+    expect(plan.exchange.headers.authorization).toBeUndefined();
+    expect(JSON.parse(plan.exchange.body?.toString() ?? '{}')).toMatchObject({
       model: 'claude',
       max_tokens: 4096,
       messages: [{ role: 'user', content: 'hi' }],
     });
-    expect(plan.request.adapter).toBeDefined();
+    expect(plan.exchange.conversion).toBeDefined();
   });
 
   it('skips a cross-format target with the translator reason when the request has no faithful mapping', () => {
     const json = { model: 'gpt-4o', n: 2, messages: [{ role: 'user', content: 'hi' }] };
     const plan = planFallback(
-      openaiRequest({ json, body: Buffer.from(JSON.stringify(json)) }),
+      openaiRequest({ json }),
       openai,
       { upstream: 'anthropic', model: 'claude', modelMap: null },
       anthropic,
@@ -208,7 +242,7 @@ describe('planFallback', () => {
     expect(plan).toEqual({ ok: false, reason: 'no_model_mapping' });
   });
 
-  it('never hands the app key to another provider: without its own key such a target is skipped', () => {
+  it('never hands the app key to another host: without its own key such a target is skipped', () => {
     const keyless = { ...compatible, apiKey: null };
     expect(
       planFallback(
@@ -223,7 +257,18 @@ describe('planFallback', () => {
       ok: false,
       reason: 'no_credentials',
     });
-    // The same provider may reuse the app credentials.
+    // The same provider at another origin is another party too.
+    expect(
+      planFallback(
+        openaiRequest(),
+        openai,
+        { upstream: 'openai-eu', model: null, modelMap: null },
+        { ...openai, name: 'openai-eu', baseURL: 'https://eu.api.openai.com' },
+        credential,
+        0,
+      ),
+    ).toEqual({ ok: false, reason: 'no_credentials' });
+    // The same origin may reuse the app credentials (another path or timeouts on one host).
     const plan = planFallback(
       openaiRequest(),
       openai,
@@ -232,7 +277,8 @@ describe('planFallback', () => {
       credential,
       0,
     );
-    expect(plan.ok && plan.request.headers.authorization).toBe('Bearer app-key');
+    expect(plan.ok && plan.exchange.headers.authorization).toBe('Bearer app-key');
+    expect(plan.ok && plan.exchange.redactor).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@ import {
   azureDeploymentOf,
   endpointOf,
   routeRequest,
-} from '../../../src/dataplane/request-route.ts';
+} from '../../../src/dataplane/request/route.ts';
 
 const upstreams = new Set(['openai', 'anthropic', 'azure']);
 
@@ -24,19 +24,42 @@ describe('routeRequest', () => {
     ['/openai/v1/responses', 'openai', '/v1/responses', 'responses'],
     ['/openai/v1/models', 'openai', '/v1/models', 'other'],
   ])('%s → %s %s (%s)', (url, upstream, path, endpoint) => {
-    expect(routeRequest(url, upstreams, 'openai')).toEqual({ upstream, path, endpoint });
+    expect(routeRequest(url, upstreams, 'openai')).toEqual({
+      kind: 'route',
+      route: { upstream, path, endpoint },
+    });
   });
 
-  it('refuses paths that name no upstream and are not API paths', () => {
-    expect(routeRequest('/gemini/v1/chat/completions', upstreams, 'openai')).toBeUndefined();
-    expect(routeRequest('/', upstreams, 'openai')).toBeUndefined();
+  it.each([
+    '/gemini/v1/chat/completions',
+    '/',
+    // Only an unprefixed /v1 means the default upstream; /openai/... needs an upstream of that name.
+    '/openai/deployments/gpt4o/chat/completions',
+  ])('refuses %s, which names no upstream', (url) => {
+    expect(routeRequest(url, new Set(['anthropic', 'azure']), 'anthropic')).toEqual({
+      kind: 'unknown_upstream',
+    });
+  });
+
+  it.each([
+    ['/openai/v1/../../admin', 'dot segments'],
+    ['/openai/v1/%2e%2E/admin', 'dot segments'],
+    ['/openai/v1/./chat/completions', 'dot segments'],
+    ['/openai/v1%2fchat/completions', 'encoded slashes'],
+    ['/openai/v1%5Cchat', 'encoded slashes'],
+    ['/openai/v1\\chat', 'backslashes'],
+    ['/openai/v1/chat%00', 'NUL'],
+    ['http://evil.example/v1/chat/completions', 'absolute path'],
+  ])('refuses %s (%s) before any routing', (url, why) => {
+    const result = routeRequest(url, upstreams, 'openai');
+    expect(result.kind).toBe('invalid_path');
+    expect(result.kind === 'invalid_path' ? result.reason : '').toContain(why);
   });
 
   it('keeps a bare upstream prefix as path /', () => {
     expect(routeRequest('/openai', upstreams, 'openai')).toEqual({
-      upstream: 'openai',
-      path: '/',
-      endpoint: 'other',
+      kind: 'route',
+      route: { upstream: 'openai', path: '/', endpoint: 'other' },
     });
   });
 });

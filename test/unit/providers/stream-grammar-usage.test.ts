@@ -1,11 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  OpenaiUsageStripper,
-  StreamUsageScanner,
-  type Usage,
-  type UsageFormat,
-} from '../../../src/dataplane/cost/usage.ts';
+import type { Usage, UsageFormat } from '../../../src/dataplane/cost/usage.ts';
+import { StreamGrammar } from '../../../src/dataplane/providers/stream-grammar.ts';
+import { SseFramer } from '../../../src/dataplane/sse/sse-framer.ts';
 import {
   anthropicSse,
   anthropicToolStream,
@@ -26,18 +23,50 @@ function cut(bytes: Buffer, positions: readonly number[]): Buffer[] {
   return chunks;
 }
 
+/**
+ * An upstream stream read the way an attempt reads it: whole events through the framer, each
+ * classified by the grammar (which reads usage); events the grammar drops are not passed on.
+ */
+class StreamRun {
+  readonly grammar: StreamGrammar;
+  readonly framer: SseFramer;
+  out: Buffer[] = [];
+
+  constructor(format: UsageFormat, stripUsageChunk = false) {
+    this.grammar = new StreamGrammar(format === 'openai' ? 'openai-chat' : 'anthropic-messages', {
+      stripUsageChunk,
+    });
+    this.framer = new SseFramer(
+      (b, raw) => {
+        if (this.grammar.event(b.name, b.data) === 'drop') return 'dropped';
+        this.out.push(raw);
+        return 'forwarded';
+      },
+      (lf) => this.out.push(lf),
+    );
+  }
+
+  /** What the app has been sent since the last call. */
+  take(chunk?: Buffer): string {
+    if (chunk !== undefined) this.framer.push(chunk);
+    const text = Buffer.concat(this.out).toString();
+    this.out = [];
+    return text;
+  }
+}
+
 function scan(format: UsageFormat, chunks: readonly Buffer[]): Usage | undefined {
-  const scanner = new StreamUsageScanner(format);
-  for (const chunk of chunks) scanner.push(chunk);
-  return scanner.usage();
+  const run = new StreamRun(format);
+  for (const chunk of chunks) run.framer.push(chunk);
+  run.framer.finish();
+  return run.grammar.usage();
 }
 
 function strip(chunks: readonly Buffer[]): Buffer {
-  const stripper = new OpenaiUsageStripper();
-  let out = '';
-  for (const chunk of chunks) out += stripper.push(chunk);
-  out += stripper.end();
-  return Buffer.from(out);
+  const run = new StreamRun('openai', true);
+  for (const chunk of chunks) run.framer.push(chunk);
+  run.framer.finish();
+  return Buffer.concat(run.out);
 }
 
 const openaiBytes = Buffer.from(openaiSse(openaiToolStream));
@@ -74,7 +103,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe('StreamUsageScanner', () => {
+describe('stream grammar: usage', () => {
   it.each([
     ['OpenAI', 'openai', openaiBytes, openaiUsage],
     ['Anthropic', 'anthropic', anthropicBytes, anthropicUsage],
@@ -207,7 +236,7 @@ describe('StreamUsageScanner', () => {
   });
 });
 
-describe('OpenaiUsageStripper', () => {
+describe('stream grammar: the usage chunk the sidecar asked for', () => {
   const expected = Buffer.from(openaiSse(openaiToolStream.slice(0, -1)));
 
   it('removes exactly the usage-only chunk and keeps [DONE]', () => {
@@ -283,14 +312,15 @@ describe('OpenaiUsageStripper', () => {
   });
 
   it('releases only whole events', () => {
-    const stripper = new OpenaiUsageStripper();
-    expect(stripper.push(Buffer.from('data: {"choices":[{"index":0,'))).toBe('');
-    expect(stripper.push(Buffer.from('"delta":{}}]}\n\ndata: [DO'))).toBe(
+    const run = new StreamRun('openai', true);
+    expect(run.take(Buffer.from('data: {"choices":[{"index":0,'))).toBe('');
+    expect(run.take(Buffer.from('"delta":{}}]}\n\ndata: [DO'))).toBe(
       'data: {"choices":[{"index":0,"delta":{}}]}\n\n',
     );
-    expect(stripper.push(Buffer.from('NE]\n'))).toBe('');
+    expect(run.take(Buffer.from('NE]\n'))).toBe('');
     // The blank line's second LF alone completes the event.
-    expect(stripper.push(Buffer.from('\n'))).toBe('data: [DONE]\n\n');
-    expect(stripper.end()).toBe('');
+    expect(run.take(Buffer.from('\n'))).toBe('data: [DONE]\n\n');
+    run.framer.finish();
+    expect(run.take()).toBe('');
   });
 });

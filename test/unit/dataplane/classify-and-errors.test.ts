@@ -6,7 +6,6 @@ import {
 } from '../../../src/dataplane/classify-outcome.ts';
 import { errorBody, streamErrorEvent } from '../../../src/dataplane/client-errors.ts';
 import { parseRetryAfterMs } from '../../../src/dataplane/retry-after.ts';
-import { SseInspector } from '../../../src/dataplane/sse-inspector.ts';
 
 const failOn = {
   statusCodes: [500, 502, 503, 504, 529],
@@ -86,59 +85,6 @@ describe('parseRetryAfterMs', () => {
   });
 });
 
-describe('SseInspector', () => {
-  const chunk = (s: string) => Buffer.from(s);
-
-  it('holds back OpenAI events until the first chunk, and spots an error that comes first', () => {
-    const ok = new SseInspector('openai');
-    expect(ok.preContent(chunk(': keep-alive\n\n')).kind).toBe('pending');
-    expect(
-      ok.preContent(chunk('data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n')).kind,
-    ).toBe('content');
-    const bad = new SseInspector('openai');
-    expect(bad.preContent(chunk('data: {"error":{"message":"boom"}}\n\n'))).toEqual({
-      kind: 'error',
-      message: 'boom',
-    });
-  });
-
-  it('waits past Anthropic message_start and ping, and reads an error event', () => {
-    const inspector = new SseInspector('anthropic');
-    expect(
-      inspector.preContent(chunk('event: message_start\ndata: {}\n\nevent: ping\ndata: {}\n\n'))
-        .kind,
-    ).toBe('pending');
-    expect(
-      inspector.preContent(
-        chunk(
-          'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
-        ),
-      ),
-    ).toEqual({
-      kind: 'error',
-      message: 'Overloaded',
-    });
-  });
-
-  it('handles events split across chunks', () => {
-    const inspector = new SseInspector('anthropic');
-    expect(inspector.preContent(chunk('event: content_block_st')).kind).toBe('pending');
-    expect(inspector.preContent(chunk('art\ndata: {}\n\n')).kind).toBe('content');
-  });
-
-  it('finds the terminator and error markers even when a chunk boundary splits them', () => {
-    const inspector = new SseInspector('openai');
-    inspector.scan(chunk('data: {"choices":[]}\n\ndata: [DO'));
-    expect(inspector.sawEnd).toBe(false);
-    inspector.scan(chunk('NE]\n\n'));
-    expect(inspector.sawEnd).toBe(true);
-    const errors = new SseInspector('anthropic');
-    errors.scan(chunk('event: err'));
-    errors.scan(chunk('or\ndata: {}\n\n'));
-    expect(errors.sawError).toBe(true);
-  });
-});
-
 describe('error bodies', () => {
   it('renders each API format', () => {
     expect(JSON.parse(errorBody('openai', 'AICB_CIRCUIT_OPEN', 'm'))).toEqual({
@@ -148,9 +94,20 @@ describe('error bodies', () => {
       type: 'error',
       error: { type: 'overloaded_error', message: 'm', code: 'AICB_CIRCUIT_OPEN' },
     });
-    expect(streamErrorEvent('anthropic', 'AICB_STREAM_INTERRUPTED', 'x')).toMatch(
+    expect(streamErrorEvent('anthropic-messages', 'AICB_STREAM_INTERRUPTED', 'x')).toMatch(
       /^event: error\ndata: \{"type":"error"/,
     );
-    expect(streamErrorEvent('openai', 'AICB_STREAM_INTERRUPTED', 'x')).toMatch(/^data: \{"error":/);
+    expect(streamErrorEvent('openai-chat', 'AICB_STREAM_INTERRUPTED', 'x')).toMatch(
+      /^data: \{"error":/,
+    );
+    // A Responses stream ends with its own error event, which the OpenAI SDKs raise.
+    const responses = streamErrorEvent('openai-responses', 'AICB_STREAM_INTERRUPTED', 'x');
+    expect(responses).toMatch(/^event: error\ndata: /);
+    expect(JSON.parse(responses.split('data: ')[1] ?? '')).toMatchObject({
+      type: 'error',
+      code: 'AICB_STREAM_INTERRUPTED',
+      message: 'x',
+      error: { code: 'AICB_STREAM_INTERRUPTED' },
+    });
   });
 });

@@ -1,39 +1,12 @@
 /**
- * Token and cost accounting for one answered attempt: usage from the answer (a non-streaming
- * body, or the usage events of a stream as the upstream sent them), priced with the policy's
- * table, and for fallbacks also what the requested model would have cost for the same tokens.
+ * Token and cost accounting for one answered attempt: the usage its exchange read (a body's
+ * tail, or a stream's usage events), priced with the policy's table, and for fallbacks also what
+ * the requested model would have cost for the same tokens.
  */
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
-import type { ClientFormat } from '../client-errors.ts';
-import { costUsd, modelLabel, priceOf } from '../cost/pricing.ts';
-import { StreamUsageScanner, usageFromBody, type Usage } from '../cost/usage.ts';
+import { costUsd, modelLabel, priceOf } from './pricing.ts';
+import type { Usage } from './usage.ts';
 import type { SidecarMetrics } from '../sidecar-metrics.ts';
-
-export class UsageMeter {
-  readonly #scanner: StreamUsageScanner;
-  readonly #clientFormat: ClientFormat;
-  #usage: Usage | undefined;
-
-  /** Stream bytes are in the upstream's format; complete bodies arrive in the app's. */
-  constructor(formats: { readonly upstream: ClientFormat; readonly client: ClientFormat }) {
-    this.#scanner = new StreamUsageScanner(formats.upstream);
-    this.#clientFormat = formats.client;
-  }
-
-  /** For AttemptOptions.observeChunk. */
-  readonly observe = (chunk: Buffer): void => {
-    this.#scanner.push(chunk);
-  };
-
-  /** A complete answer as the app received it. */
-  body(body: Buffer): void {
-    this.#usage = usageFromBody(this.#clientFormat, body);
-  }
-
-  usage(): Usage | undefined {
-    return this.#usage ?? this.#scanner.usage();
-  }
-}
 
 export interface CostContext {
   readonly metrics: SidecarMetrics;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SseParser, type SseEvent } from '../../../src/dataplane/providers/translate/index.ts';
+import { SseParser, type SseEvent } from '../../../src/dataplane/sse/sse-reader.ts';
 
 function parseWhole(text: string): SseEvent[] {
   const parser = new SseParser();

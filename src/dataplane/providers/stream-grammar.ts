@@ -1,0 +1,179 @@
+/**
+ * The stream grammar of each provider API: which whole events end a stream, which report a
+ * failure, which come before any content, and which carry token usage. Fed by the one SSE
+ * reader (sse/sse-reader.ts) with whole events, so text inside an answer that looks like a
+ * terminator (`data: [DONE]`, `event: message_stop`, `event: error`) is just content.
+ *
+ * - OpenAI chat completions: `data: [DONE]` ends; a chunk with a top-level `error` fails;
+ *   usage comes in a chunk with `choices: []` when `stream_options.include_usage` is set.
+ * - OpenAI Responses: `response.completed` and `response.incomplete` end (both carry
+ *   `response.usage`); `response.failed` and `error` fail; `response.created`,
+ *   `response.queued` and `response.in_progress` come before content.
+ * - Anthropic Messages: `message_stop` ends; `error` fails; `ping` and `message_start` come
+ *   before content; usage is in `message_start` and `message_delta`.
+ */
+import { isJsonObject, parseJson } from './translate/json-values.ts';
+import {
+  anthropicCounts,
+  openaiUsage,
+  usageOf,
+  usageOfCounts,
+  type AnthropicCounts,
+  type Usage,
+} from '../cost/usage.ts';
+import type { WireApi } from './wire-api.ts';
+
+export type EventKind =
+  /** A comment or keep-alive (no data). */
+  | 'none'
+  /** An event that comes before the answer's content (a probe is not yet proven healthy). */
+  | 'preamble'
+  | 'content'
+  /** The stream's terminator: the answer is complete. */
+  | 'end'
+  /** The provider reports a failure in the stream. */
+  | 'error'
+  /** An event the app did not ask for (the usage chunk the sidecar asked for): not forwarded. */
+  | 'drop';
+
+/** Matches a JSON key `"error"` (in a string value the quotes would be escaped). */
+const ERROR_KEY = /"error"\s*:/;
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
+export class StreamGrammar {
+  readonly #api: WireApi;
+  /** Drop OpenAI's usage-only chunk: the sidecar asked for it, the app did not. */
+  readonly #stripUsageChunk: boolean;
+  #usage: Usage | undefined;
+  #anthropic: AnthropicCounts | undefined;
+  /** The provider's message when the stream reported a failure. */
+  errorMessage: string | undefined;
+
+  constructor(api: WireApi, options: { readonly stripUsageChunk?: boolean } = {}) {
+    this.#api = api;
+    this.#stripUsageChunk = options.stripUsageChunk ?? false;
+  }
+
+  /** Classifies one whole event (and reads its usage, if it carries any). */
+  event(name: string, data: string | undefined): EventKind {
+    if (data === undefined) return 'none';
+    switch (this.#api) {
+      case 'openai-chat':
+        return this.#chat(data);
+      case 'openai-responses':
+        return this.#responses(name, data);
+      case 'anthropic-messages':
+        return this.#messages(name, data);
+    }
+  }
+
+  /** Tokens the stream reported so far (undefined when none). */
+  usage(): Usage | undefined {
+    if (this.#api === 'anthropic-messages')
+      return this.#anthropic === undefined ? undefined : usageOfCounts(this.#anthropic);
+    return this.#usage;
+  }
+
+  #chat(data: string): EventKind {
+    if (data === '[DONE]') return 'end';
+    const hasError = ERROR_KEY.test(data);
+    const hasUsage = USAGE_OBJECT.test(data);
+    if (!hasError && !hasUsage) return 'content';
+    const chunk = parseJson(data);
+    if (!isJsonObject(chunk)) return 'content';
+    if (chunk.error !== undefined && chunk.error !== null) {
+      this.errorMessage = messageOf(chunk.error);
+      return 'error';
+    }
+    if (isJsonObject(chunk.usage)) {
+      const usage = openaiUsage(chunk.usage);
+      if (usage !== undefined) this.#usage = usage;
+      if (this.#stripUsageChunk && Array.isArray(chunk.choices) && chunk.choices.length === 0)
+        return 'drop';
+    }
+    return 'content';
+  }
+
+  #responses(name: string, data: string): EventKind {
+    let type = name;
+    let parsed: unknown;
+    if (type === '') {
+      // The event name is optional on the wire; the data's `type` always says it.
+      parsed = parseJson(data);
+      type = isJsonObject(parsed) && typeof parsed.type === 'string' ? parsed.type : '';
+    }
+    switch (type) {
+      case 'response.completed':
+      case 'response.incomplete': {
+        const event = parsed ?? parseJson(data);
+        const response = isJsonObject(event) ? event.response : undefined;
+        if (isJsonObject(response) && isJsonObject(response.usage)) {
+          this.#usage = usageOf('anthropic', response.usage);
+        }
+        return 'end';
+      }
+      case 'response.failed': {
+        const event = parsed ?? parseJson(data);
+        const response = isJsonObject(event) ? event.response : undefined;
+        this.errorMessage = messageOf(isJsonObject(response) ? response.error : undefined);
+        return 'error';
+      }
+      case 'error': {
+        const event = parsed ?? parseJson(data);
+        this.errorMessage = messageOf(event);
+        return 'error';
+      }
+      case 'response.created':
+      case 'response.queued':
+      case 'response.in_progress':
+        return 'preamble';
+      default:
+        return 'content';
+    }
+  }
+
+  #messages(name: string, data: string): EventKind {
+    let type = name;
+    let parsed: unknown;
+    if (type === '') {
+      parsed = parseJson(data);
+      type = isJsonObject(parsed) && typeof parsed.type === 'string' ? parsed.type : '';
+    }
+    switch (type) {
+      case 'message_stop':
+        return 'end';
+      case 'error': {
+        const event = parsed ?? parseJson(data);
+        this.errorMessage = messageOf(isJsonObject(event) ? event.error : undefined);
+        return 'error';
+      }
+      case 'ping':
+        return 'preamble';
+      case 'message_start': {
+        const event = parsed ?? parseJson(data);
+        const message = isJsonObject(event) ? event.message : undefined;
+        if (isJsonObject(message) && isJsonObject(message.usage))
+          this.#anthropic = anthropicCounts(message.usage, undefined);
+        return 'preamble';
+      }
+      case 'message_delta': {
+        const event = parsed ?? parseJson(data);
+        // Delta counts are cumulative: the last output_tokens is the answer's; input fields,
+        // when present (server tools), replace those of message_start.
+        if (isJsonObject(event) && isJsonObject(event.usage))
+          this.#anthropic = anthropicCounts(event.usage, this.#anthropic);
+        return 'content';
+      }
+      default:
+        return 'content';
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  if (isJsonObject(error)) {
+    const { message } = error;
+    if (typeof message === 'string') return message.slice(0, 200);
+  }
+  return 'error event in stream';
+}

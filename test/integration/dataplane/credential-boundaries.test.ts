@@ -1,0 +1,121 @@
+// No credential reaches a party it was not meant for: a path that names no upstream is not
+// forwarded to the default one with the app's key, paths that could climb out of the API's
+// prefix are refused before the policy's key is added, the app's own key is reused only at the
+// origin it addressed, and a provider echoing the policy's key does not hand it to the app.
+import { request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeProvider, type FakeProvider } from '../../support/fake-provider.ts';
+import { rawRequest } from '../../support/raw-http.ts';
+import { startSidecar, type RunningSidecar } from '../../support/sidecar-harness.ts';
+
+const POLICY_KEY = 'sk-policy-backup-7f3a9c1e';
+let primary: FakeProvider;
+let backup: FakeProvider;
+let sc: RunningSidecar;
+
+beforeEach(async () => {
+  primary = await startFakeProvider({ api: 'openai' });
+  backup = await startFakeProvider({ api: 'openai' });
+  sc = await startSidecar(
+    {
+      upstreams: [
+        { name: 'primary', provider: 'openai', baseURL: primary.url },
+        {
+          name: 'backup',
+          provider: 'openai-compatible',
+          baseURL: backup.url,
+          apiKey: { env: 'BACKUP_KEY' },
+        },
+        // Same provider type, another host, no key of its own.
+        {
+          name: 'mirror',
+          provider: 'openai',
+          baseURL: backup.url.replace('127.0.0.1', 'localhost'),
+        },
+      ],
+      fallbacks: [{ from: 'primary', to: [{ upstream: 'mirror' }, { upstream: 'backup' }] }],
+    },
+    { env: { BACKUP_KEY: POLICY_KEY } },
+  );
+});
+
+afterEach(async () => {
+  await sc.close();
+  await Promise.all([primary.close(), backup.close()]);
+});
+
+const chat = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+
+describe('credential boundaries', () => {
+  it('answers 404 for /openai/... when no upstream is named openai, forwarding nothing', async () => {
+    const res = await request(`${sc.url}/openai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer app-secret' },
+      body: chat,
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['x-aicb-error']).toBe('AICB_UNKNOWN_UPSTREAM');
+    await res.body.dump();
+    expect(primary.requests).toHaveLength(0);
+    expect(backup.requests).toHaveLength(0);
+  });
+
+  it.each([
+    '/backup/v1/../../admin/keys',
+    '/backup/v1/%2e%2e/%2E%2e/admin',
+    '/backup/v1%2fchat/completions',
+    '/primary/v1/./chat/completions',
+  ])('refuses %s with 400 before any upstream sees it', async (path) => {
+    const res = await rawRequest(
+      sc.url,
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${chat.length}\r\nConnection: close\r\n\r\n`,
+      chat,
+    );
+    expect(res.status).toBe(400);
+    expect(res.headers['x-aicb-error']).toBe('AICB_INVALID_PATH');
+    expect(primary.requests).toHaveLength(0);
+    expect(backup.requests).toHaveLength(0);
+  });
+
+  it("reuses the app's key only at the origin it addressed; elsewhere only a target's own key goes", async () => {
+    primary.setDefault({ type: 'status', status: 500 });
+    const res = await request(`${sc.url}/primary/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer app-secret' },
+      body: chat,
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(res.headers['x-aicb-attempts']).toBe(
+      'primary:500,mirror:skipped-no_credentials,backup:200',
+    );
+    expect(backup.requests).toHaveLength(1);
+    expect(backup.requests[0]?.headers.authorization).toBe(`Bearer ${POLICY_KEY}`);
+  });
+
+  it("masks the policy's key when a fallback echoes it in its error body or headers", async () => {
+    primary.setDefault({ type: 'status', status: 500 });
+    backup.setDefault({
+      type: 'status',
+      status: 401,
+      headers: { 'x-debug-key': `Bearer ${POLICY_KEY}` },
+      body: {
+        error: {
+          message: `Incorrect API key provided: ${POLICY_KEY}`,
+          type: 'invalid_request_error',
+        },
+      },
+    });
+    const res = await request(`${sc.url}/primary/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer app-secret' },
+      body: chat,
+    });
+    const text = await res.body.text();
+    expect(res.statusCode).toBe(401);
+    expect(text).toContain('Incorrect API key provided: ');
+    expect(text).not.toContain(POLICY_KEY);
+    expect(JSON.stringify(res.headers)).not.toContain(POLICY_KEY);
+    expect(text).toContain('*'.repeat(POLICY_KEY.length));
+  });
+});
