@@ -1,4 +1,4 @@
-// Architecture rules (STYLE.md): the pure core imports no I/O, the two planes never import
+// Architecture rules (CONTRIBUTING.md): the pure core imports no I/O, the two planes never import
 // each other, and only the control plane may load the Kubernetes client.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

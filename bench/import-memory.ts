@@ -3,7 +3,9 @@
 // `node --expose-gc` process; after a full GC the process reports RSS and V8 heap, and the bare
 // process (nothing imported) is subtracted. The project's own modules are measured from dist/
 // (what the image runs: no type stripping), so dependencies they load count towards them. The
-// rows are independent, not additive: two modules that share a dependency both include it.
+// rows of the first table are independent, not additive: two modules that share a dependency
+// both include it, and the first package loaded also pays for Node's module loader code. The
+// second table loads them one after another, each row adding one, so its increments add up.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,8 +39,7 @@ const MODULES: readonly (readonly [string, string])[] = [
 ];
 
 const PROBE = `
-const spec = process.argv[1];
-if (spec) await import(spec);
+for (const spec of process.argv.slice(1)) if (spec) await import(spec);
 for (let i = 0; i < 4; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); }
 const m = process.memoryUsage();
 console.log(JSON.stringify({ rss: m.rss, heap: m.heapUsed, external: m.external }));
@@ -50,14 +51,14 @@ interface Reading {
   readonly external: number;
 }
 
-function probe(spec: string): Reading {
+function probe(...specs: string[]): Reading {
   const readings: Reading[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const out = spawnSync(NODE, ['--expose-gc', '--input-type=module', '-e', PROBE, spec], {
+    const out = spawnSync(NODE, ['--expose-gc', '--input-type=module', '-e', PROBE, ...specs], {
       cwd: ROOT,
       encoding: 'utf8',
     });
-    if (out.status !== 0) throw new Error(`importing ${spec} failed:\n${out.stderr}`);
+    if (out.status !== 0) throw new Error(`importing ${specs.join(', ')} failed:\n${out.stderr}`);
     readings.push(JSON.parse(out.stdout) as Reading);
   }
   // The median run by RSS: page-cache and allocator noise are a few hundred KB either way.
@@ -83,3 +84,35 @@ console.log(
   `Node ${spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim()}, median of ${RUNS} runs, after a full GC`,
 );
 console.log(table([['module imported alone', 'RSS MB', 'added', 'V8 heap MB', 'added'], ...rows]));
+
+/** One after another, in the order a lean sidecar would need them: each row adds one. */
+const CUMULATIVE: readonly (readonly [string, string])[] = [
+  ['+ node:http', 'node:http'],
+  ['+ undici Pool alone (lib/dispatcher/pool.js)', 'undici/lib/dispatcher/pool.js'],
+  ['+ the rest of undici (its index)', 'undici'],
+  ['+ pino', 'pino'],
+  ['+ prom-client', 'prom-client'],
+  ['+ zod', 'zod'],
+  ['+ fastify', 'fastify'],
+  ['+ yaml', 'yaml'],
+  ['+ dist/cli/sidecar-command.js (all of aicb sidecar)', dist('cli/sidecar-command.js')],
+];
+const cumulative: string[][] = [];
+let before = bare;
+const loaded: string[] = [];
+for (const [label, spec] of CUMULATIVE) {
+  loaded.push(spec);
+  const r = probe(...loaded);
+  cumulative.push([
+    label,
+    mb(r.rss),
+    `+${mb(r.rss - before.rss)}`,
+    mb(r.heap),
+    `+${mb(r.heap - before.heap)}`,
+  ]);
+  before = r;
+}
+console.log('');
+console.log(
+  table([['loaded one after another', 'RSS MB', 'added', 'V8 heap MB', 'added'], ...cumulative]),
+);

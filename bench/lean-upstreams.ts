@@ -5,7 +5,8 @@
 //
 //   openai     JSON chat completion (about 0.9 KB)
 //   stream     OpenAI SSE: role chunk, STREAM_CHUNKS deltas, usage chunk, [DONE], no delay
-//   anthropic  Anthropic SSE (message_start … message_stop), the same text, no delay
+//   anthropic  Anthropic SSE (message_start … message_stop), the same text, no delay, when the
+//              request asked for a stream; else an Anthropic message (JSON)
 //   slow       OpenAI SSE whose first chunk is sent at once, then one chunk every
 //              --slow-chunk-ms for --slow-chunks chunks (long agent streams)
 //
@@ -118,12 +119,27 @@ const anthropicStream = Buffer.from(
     ev('message_stop', {}),
   ].join(''),
 );
+const anthropicMessage = Buffer.from(
+  JSON.stringify({
+    id: 'msg_bench',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-sonnet-4-6',
+    content: [{ type: 'text', text: WORDS.join(' ') }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 250, output_tokens: 100 },
+  }),
+);
 const openaiStream = Buffer.from(openaiEvents(STREAM_CHUNKS).join(''));
 const slowEvents = openaiEvents(SLOW_CHUNKS).map((e) => Buffer.from(e));
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** `streamed`: the body asked for a stream (a byte search, so a 32 MB body costs little). */
+type Handler = (req: IncomingMessage, res: ServerResponse, streamed: boolean) => void;
+
+const STREAM_TRUE = Buffer.from('"stream":true');
 
 function counted(handler: Handler): { server: Server; stats: { open: number; maxOpen: number } } {
   const stats = { open: 0, maxOpen: 0 };
@@ -133,10 +149,18 @@ function counted(handler: Handler): { server: Server; stats: { open: number; max
     res.on('close', () => {
       stats.open--;
     });
-    // Drain the body without looking at it; answer once it is all in, as a provider does.
-    req.on('data', () => undefined);
+    // The body is not parsed; only a `"stream":true` is looked for (the sidecar writes JSON
+    // without spaces). The answer goes once the body is all in, as a provider does.
+    let streamed = false;
+    let tail: Buffer = Buffer.alloc(0);
+    req.on('data', (chunk: Buffer) => {
+      if (streamed) return;
+      const window = Buffer.concat([tail, chunk.subarray(0, STREAM_TRUE.length * 2)]);
+      streamed = window.includes(STREAM_TRUE) || chunk.includes(STREAM_TRUE);
+      tail = chunk.subarray(Math.max(0, chunk.length - STREAM_TRUE.length));
+    });
     req.on('end', () => {
-      handler(req, res);
+      handler(req, res, streamed);
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -153,9 +177,17 @@ const stream = counted((_req, res) => {
   res.writeHead(200, SSE_HEADERS);
   res.end(openaiStream);
 });
-const anthropic = counted((_req, res) => {
-  res.writeHead(200, SSE_HEADERS);
-  res.end(anthropicStream);
+const anthropic = counted((_req, res, streamed) => {
+  if (streamed) {
+    res.writeHead(200, SSE_HEADERS);
+    res.end(anthropicStream);
+    return;
+  }
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-length': anthropicMessage.length,
+  });
+  res.end(anthropicMessage);
 });
 const slow = counted((_req, res) => {
   res.writeHead(200, SSE_HEADERS);

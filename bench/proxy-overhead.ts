@@ -16,8 +16,8 @@
 // AICB_BENCH_SEMI_SPACE_MB (default "1"; e.g. "1 8 16") — throughput, CPU, RSS — so the flag
 // can be decided on numbers. It is off for every other measurement.
 //
-// Everything runs unpinned on the same cores (the "shared box" protocol of
-// /work/shared/research/performance-anchors.md §7.1). The machine may be shared with other
+// Everything runs unpinned on the same cores (the "shared box" protocol, as
+// bench/RESULTS.md describes it). The machine may be shared with other
 // work, so the run waits (up to 45 s) for a quiet moment before starting and reports, for every
 // measurement, the CPU used meanwhile by processes it did not start ("foreign CPU").
 // Every process binds 127.0.0.1, is
@@ -1060,8 +1060,8 @@ const PREAMBLE = `# Benchmark results
 
 Sections below are appended by \`npm run bench:proxy\` (bench/proxy-overhead.ts; \`npm run bench\`
 runs it and then the outage replay), one per run, newest last. Every number in them was measured by that run on the machine it names; none is edited by
-hand. The protocol: /work/shared/research/performance-anchors.md §7.1 ("shared box": load
-generator, fake provider and proxy unpinned on the same cores); wrk runs once per target,
+hand. The protocol ("shared box"): load generator, fake provider and proxy run unpinned on the
+same cores; wrk runs once per target,
 open-loop measurements run three times per target, interleaved, samples pooled.
 
 ## Targets (issue 4, "Benchmark")

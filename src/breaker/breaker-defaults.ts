@@ -1,7 +1,7 @@
 import type { BreakerConfig } from './breaker-config.ts';
 
 /**
- * Product defaults (DESIGN.md section 3): 5 consecutive failures within 60 s trip the breaker,
+ * Product defaults (docs/breaker-spec.md, B10): 5 consecutive failures within 60 s trip the breaker,
  * it stays open 30 s growing x2 per re-trip up to 5 min with 20 % downward jitter, and two
  * successful probes (one at a time) close it. Rate rules are off until a policy turns them on.
  */

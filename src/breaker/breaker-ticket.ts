@@ -50,7 +50,7 @@ export interface Outcome {
   readonly retryAfterMs?: number;
   /**
    * A 429-style failure: counts in the rate window and fails a probe, but leaves the
-   * consecutive-failure streak untouched (B2, scenario 49).
+   * consecutive-failure streak untouched (docs/breaker-spec.md B2, scenario 49).
    */
   readonly soft?: boolean;
 }

@@ -1,5 +1,5 @@
 /**
- * Classifies the result of one upstream attempt exactly once, as DESIGN section 2 step 4 and
+ * Classifies the result of one upstream attempt exactly once, as docs/breaker-spec.md (B2) and
  * `failOn` say: a failure (which the breaker records and which moves the request down the
  * fallback chain while nothing has reached the client), a success (including the caller's own
  * 4xx mistakes), or ignored (the client went away, or a failure kind the policy does not count).

@@ -321,7 +321,7 @@ export class StatusWriter {
             fieldManager: this.#fieldManager,
             force: true,
           },
-          // client-node would otherwise send a JSON Patch content type (research 3.4).
+          // client-node would otherwise send a JSON Patch content type.
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
         );
         this.#written += 1;

@@ -13,7 +13,7 @@ import { systemClock, type Clock } from '../../shared/clock.ts';
 import { describeKubeError, httpStatusOf } from './api-errors.ts';
 import { silentLogger, type KubeLogger } from './kube-logger.ts';
 
-/** The audience sidecar tokens are minted for (DESIGN section 5). */
+/** The audience sidecar tokens are minted for (docs/controller.md). */
 export const SIDECAR_TOKEN_AUDIENCE = 'aicircuit.io';
 
 /** `status.user.extra` keys the API server sets for tokens bound to a pod. */

@@ -1,5 +1,5 @@
 /**
- * One request's walk down its chain (DESIGN section 2): each target in turn is admitted by its
+ * One request's walk down its chain (docs/sidecar.md): each target in turn is admitted by its
  * circuit or skipped without a call, tried (with the policy's retries, only before anything
  * reached the app), and the first answer that commits is the app's. When none does, the app
  * gets the last real upstream answer, a cached one, or a fast-fail error in its own API.

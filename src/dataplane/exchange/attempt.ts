@@ -2,7 +2,7 @@
  * One call to one upstream, from dispatch to the last byte. The call either fails before
  * anything reached the app (the chain may then try the next target), or commits: the response
  * head and body go to the app as they arrive, and from then on the sidecar never switches
- * targets and never presents a cut stream as complete (DESIGN section 2, steps 4 and 5).
+ * targets and never presents a cut stream as complete (docs/sidecar.md).
  *
  * Event streams are read with the one SSE reader and the target's stream grammar, event by
  * event: the upstream's bytes are forwarded whole events at a time (or translated), held back

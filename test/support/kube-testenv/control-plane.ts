@@ -1,6 +1,6 @@
 // A real Kubernetes control plane for tests: etcd and kube-apiserver as child processes on free
-// loopback ports, in a fresh temporary directory (the envtest recipe, see
-// ../../../../shared/research/kubernetes.md section 5). Binaries come from
+// loopback ports, in a fresh temporary directory (the envtest recipe:
+// etcd first, then kube-apiserver against it). Binaries come from
 // tools/kube-testenv/build.sh, which honours KUBEBUILDER_ASSETS and caches its builds.
 //
 // Process hygiene: each binary runs in its own process group (detached) and is stopped by group

@@ -1,5 +1,5 @@
 // Test harness for the breaker engine: a manual clock, a synchronous event recorder, and the C3 / R5
-// configurations of research/breaker-semantics.md part (c).
+// configurations of the conformance scenarios (docs/breaker-spec.md).
 import { expect } from 'vitest';
 import {
   CircuitBreaker,

@@ -42,7 +42,7 @@ describe('generated CRD', () => {
     expect(readFileSync(join(REPO_ROOT, CRD_FILE), 'utf8')).toBe(renderCrdYaml());
   });
 
-  it('names the resource as DESIGN.md fixes it', () => {
+  it('names the resource with its fixed group, kind, plural and short name', () => {
     const crd = parse(renderCrdYaml()) as {
       metadata: { name: string };
       spec: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BreakerEvents } from './breaker-events.ts';
+import { BreakerEvents } from '../../../src/breaker/breaker-events.ts';
 
 describe('BreakerEvents', () => {
   it('delivers an event published by a listener after the current one reached every listener', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { C3, EventLog } from '../../test/unit/breaker/breaker-harness.ts';
-import { ManualClock } from '../shared/clock.ts';
-import type { BreakerConfig } from './breaker-config.ts';
-import { BreakerRegistry } from './breaker-registry.ts';
-import type { CircuitBreaker } from './circuit-breaker.ts';
+import { C3, EventLog } from './breaker-harness.ts';
+import { ManualClock } from '../../../src/shared/clock.ts';
+import type { BreakerConfig } from '../../../src/breaker/breaker-config.ts';
+import { BreakerRegistry } from '../../../src/breaker/breaker-registry.ts';
+import type { CircuitBreaker } from '../../../src/breaker/circuit-breaker.ts';
 
 function trip(breaker: CircuitBreaker): void {
   for (let i = 0; i < 3; i++) {

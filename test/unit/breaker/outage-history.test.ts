@@ -1,11 +1,11 @@
 // The outage model on real breaker transitions: failures and probes, operator overrides and
 // their mixes. Each outage is bracketed by exactly one start and one end, measured between them.
 import { describe, expect, it } from 'vitest';
-import { C3 } from '../../test/unit/breaker/breaker-harness.ts';
-import { ManualClock } from '../shared/clock.ts';
-import { BreakerEvents } from './breaker-events.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
-import { OutageHistory, type OutageChange } from './outage-history.ts';
+import { C3 } from './breaker-harness.ts';
+import { ManualClock } from '../../../src/shared/clock.ts';
+import { BreakerEvents } from '../../../src/breaker/breaker-events.ts';
+import { CircuitBreaker } from '../../../src/breaker/circuit-breaker.ts';
+import { OutageHistory, type OutageChange } from '../../../src/breaker/outage-history.ts';
 
 function setup() {
   const clock = new ManualClock(0, Date.UTC(2026, 11, 2));

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { C3, Harness, R5 } from '../../test/unit/breaker/breaker-harness.ts';
-import { ManualClock } from '../shared/clock.ts';
-import { parseBreakerSnapshot, planRestore, type BreakerSnapshot } from './breaker-snapshot.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
-import { BreakerSnapshotError } from './errors.ts';
+import { C3, Harness, R5 } from './breaker-harness.ts';
+import { ManualClock } from '../../../src/shared/clock.ts';
+import {
+  parseBreakerSnapshot,
+  planRestore,
+  type BreakerSnapshot,
+} from '../../../src/breaker/breaker-snapshot.ts';
+import { CircuitBreaker } from '../../../src/breaker/circuit-breaker.ts';
+import { BreakerSnapshotError } from '../../../src/breaker/errors.ts';
 
 const closedSnapshot: BreakerSnapshot = {
   v: 1,

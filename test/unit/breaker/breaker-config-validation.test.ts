@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../shared/clock.ts';
-import type { BreakerConfig } from './breaker-config.ts';
-import { validateBreakerConfig } from './breaker-config-validation.ts';
-import { DEFAULT_BREAKER_CONFIG } from './breaker-defaults.ts';
-import { BreakerRegistry } from './breaker-registry.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
-import { BreakerConfigError } from './errors.ts';
+import { ManualClock } from '../../../src/shared/clock.ts';
+import type { BreakerConfig } from '../../../src/breaker/breaker-config.ts';
+import { validateBreakerConfig } from '../../../src/breaker/breaker-config-validation.ts';
+import { DEFAULT_BREAKER_CONFIG } from '../../../src/breaker/breaker-defaults.ts';
+import { BreakerRegistry } from '../../../src/breaker/breaker-registry.ts';
+import { CircuitBreaker } from '../../../src/breaker/circuit-breaker.ts';
+import { BreakerConfigError } from '../../../src/breaker/errors.ts';
 
 const withField = (patch: Record<string, unknown>): unknown => ({
   ...DEFAULT_BREAKER_CONFIG,

@@ -1,4 +1,4 @@
-// The 50 conformance scenarios of research/breaker-semantics.md part (c), one describe per section.
+// The 50 conformance scenarios of docs/breaker-spec.md, one describe per section, one test per number.
 // Time is a ManualClock (t in ms from 0); nothing sleeps.
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -11,8 +11,8 @@ import {
   expectRejected,
   rateOnly,
   seededRandom,
-} from '../../test/unit/breaker/breaker-harness.ts';
-import { ManualClock } from '../shared/clock.ts';
+} from './breaker-harness.ts';
+import { ManualClock } from '../../../src/shared/clock.ts';
 import {
   BREAKER_STATE_KINDS,
   BreakerEvents,
@@ -23,7 +23,7 @@ import {
   openDurationMs,
   type BreakerConfig,
   type Ticket,
-} from './index.ts';
+} from '../../../src/breaker/index.ts';
 
 describe('closed state', () => {
   it('1: trips at exactly N consecutive failures and the tripping call gets its real result', () => {

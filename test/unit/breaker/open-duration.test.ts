@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BREAKER_CONFIG } from './breaker-defaults.ts';
-import { backoffCapMs, clampRetryAfterMs, jitterDownMs, openDurationMs } from './open-duration.ts';
+import { DEFAULT_BREAKER_CONFIG } from '../../../src/breaker/breaker-defaults.ts';
+import {
+  backoffCapMs,
+  clampRetryAfterMs,
+  jitterDownMs,
+  openDurationMs,
+} from '../../../src/breaker/open-duration.ts';
 
 const backoff = fc
   .record({

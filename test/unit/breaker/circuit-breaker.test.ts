@@ -1,12 +1,12 @@
 // Behaviour of the state machine beyond the 50 conformance scenarios: ticket sharing, streak window,
 // adaptive thresholds, config updates, forced claims, event ordering, late probe leases.
 import { describe, expect, it } from 'vitest';
-import { C3, Harness, R5, expectRejected } from '../../test/unit/breaker/breaker-harness.ts';
-import { ManualClock } from '../shared/clock.ts';
-import type { BreakerConfig } from './breaker-config.ts';
-import { BreakerEvents } from './breaker-events.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
-import { IllegalTransitionError } from './errors.ts';
+import { C3, Harness, R5, expectRejected } from './breaker-harness.ts';
+import { ManualClock } from '../../../src/shared/clock.ts';
+import type { BreakerConfig } from '../../../src/breaker/breaker-config.ts';
+import { BreakerEvents } from '../../../src/breaker/breaker-events.ts';
+import { CircuitBreaker } from '../../../src/breaker/circuit-breaker.ts';
+import { IllegalTransitionError } from '../../../src/breaker/errors.ts';
 
 describe('admission tickets', () => {
   it('hands every closed-state call the same frozen ticket, without reading the clock', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BREAKER_CONFIG } from './breaker-defaults.ts';
+import { DEFAULT_BREAKER_CONFIG } from '../../../src/breaker/breaker-defaults.ts';
 import {
   ConsecutiveFailuresRule,
   FailureRateRule,
@@ -9,7 +9,7 @@ import {
   rateOrNaN,
   reachesBasisPoints,
   type TripRule,
-} from './trip-rules.ts';
+} from '../../../src/breaker/trip-rules.ts';
 
 describe('trip rules', () => {
   it('the failure-rate rule fires first at exactly ceil(bp * calls / 10000) failures (property)', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RollingWindow } from './rolling-window.ts';
+import { RollingWindow } from '../../../src/breaker/rolling-window.ts';
 
 interface Event {
   readonly t: number;
