@@ -144,8 +144,12 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     expect(res.status).toBe(200);
     await res.body?.cancel();
     expect(provider.requests.at(-1)?.headers.authorization).toBe('Bearer sk-app-own');
-    // The delivered Secret is gone from the state file; what is there is the pass-through.
-    const persisted = stateFile();
+    // The delivered Secret is gone from the state file; what is there is the pass-through (the
+    // file is written right after the switch, so the request above may have been faster).
+    const persisted = await waitFor('the pass-through on disk', () => {
+      const text = stateFile();
+      return Promise.resolve(text.includes('sk-delivered-secret') ? undefined : text);
+    });
     expect(persisted).not.toContain('sk-delivered-secret');
     expect(JSON.parse(persisted)).toMatchObject({
       passThrough: { formerPolicy: { namespace: ns, name: 'chat-egress' } },
