@@ -4,7 +4,12 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { buildSidecar, DEFAULT_MAX_BODY_BYTES } from '../dataplane/build-sidecar.ts';
+import {
+  buildSidecar,
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_BUFFERED_BODY_BYTES,
+} from '../dataplane/build-sidecar.ts';
 import { systemClock } from '../shared/clock.ts';
 import { createLogger } from '../shared/create-logger.ts';
 import type { CommandIo } from './command-io.ts';
@@ -22,7 +27,12 @@ export const SIDECAR_USAGE = `Usage: aicb sidecar --config FILE [options]       
   --port N               proxy port (default 15400, env AICB_PORT)
   --admin-host HOST      admin listen address: health, metrics (default 127.0.0.1, env AICB_ADMIN_HOST)
   --admin-port N         admin port (default 15401, env AICB_ADMIN_PORT)
-  --max-body-bytes N     largest request body accepted (default ${DEFAULT_MAX_BODY_BYTES})
+  --max-body-bytes N     largest request body accepted (default ${DEFAULT_MAX_BODY_BYTES}; 413 above)
+  --max-buffered-body-bytes N
+                         request bytes all requests may hold at once
+                         (default ${DEFAULT_MAX_BUFFERED_BODY_BYTES}; 503 AICB_OVERLOADED above)
+  --body-timeout MS      longest wait for the next bytes of a request body
+                         (default ${DEFAULT_BODY_TIMEOUT_MS}; 408 AICB_BODY_TIMEOUT after)
   --log-level LEVEL      trace, debug, info, warn, error (default info, env AICB_LOG_LEVEL)
 `;
 
@@ -52,6 +62,8 @@ export async function runSidecar(
         'admin-host': { type: 'string' },
         'admin-port': { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        'max-buffered-body-bytes': { type: 'string' },
+        'body-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,7 +93,26 @@ export async function runSidecar(
     'max-body-bytes',
     io,
   );
-  if (port === undefined || adminPort === undefined || maxBodyBytes === undefined) return 2;
+  const maxBufferedBodyBytes = integer(
+    values['max-buffered-body-bytes'],
+    DEFAULT_MAX_BUFFERED_BODY_BYTES,
+    'max-buffered-body-bytes',
+    io,
+  );
+  const bodyTimeoutMs = integer(
+    values['body-timeout'],
+    DEFAULT_BODY_TIMEOUT_MS,
+    'body-timeout',
+    io,
+  );
+  if (
+    port === undefined ||
+    adminPort === undefined ||
+    maxBodyBytes === undefined ||
+    maxBufferedBodyBytes === undefined ||
+    bodyTimeoutMs === undefined
+  )
+    return 2;
   const host = values.host ?? env.AICB_HOST ?? '127.0.0.1';
   const adminHost = values['admin-host'] ?? env.AICB_ADMIN_HOST ?? '127.0.0.1';
 
@@ -95,6 +126,8 @@ export async function runSidecar(
     logger,
     env,
     maxBodyBytes,
+    maxBufferedBodyBytes,
+    bodyTimeoutMs,
     // In a cluster the controller alerts once per policy transition, not each sidecar.
     alerting: config !== undefined,
     instanceId: env.POD_NAME ?? hostname(),

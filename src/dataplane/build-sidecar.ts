@@ -4,7 +4,6 @@
  * policies (a file watcher in standalone mode, the controller stream in a cluster). Building
  * never listens, so tests can `inject()` or listen on port 0 themselves.
  */
-import fastify, { type FastifyInstance } from 'fastify';
 import {
   PolicySnapshotSchema,
   SNAPSHOT_SCHEMA_VERSION,
@@ -17,6 +16,7 @@ import type { Logger } from '../shared/create-logger.ts';
 import { Emitter } from '../shared/emitter.ts';
 import { CircuitAlerts } from './circuit-alerts.ts';
 import { circuitHealth } from './circuit-health.ts';
+import { createAdminServer } from './proxy/admin-server.ts';
 import { createProxyServer, listener, type Listener } from './proxy/http-server.ts';
 import { BodyBudget } from './request/body-budget.ts';
 import { loadWarnings } from './load-warnings.ts';
@@ -64,7 +64,7 @@ export interface AllTargetsOpenEvent {
 
 export interface Sidecar {
   readonly proxy: Listener;
-  readonly admin: FastifyInstance;
+  readonly admin: Listener;
   readonly runtime: SidecarRuntime;
   readonly metrics: SidecarMetrics;
   /**
@@ -124,25 +124,36 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
   };
   const proxy = listener(createProxyServer(ctx, logger));
 
-  const admin = fastify({ logger: false });
-  admin.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
-  admin.get('/readyz', (_request, reply) => {
-    const snapshot = runtime.snapshot;
-    if (snapshot === undefined) return reply.code(503).send({ status: 'no policy yet' });
-    // A released sidecar is ready too: it serves, as a pass-through.
-    return reply.send({
-      status: snapshot.passThrough === undefined ? 'ready' : 'pass-through',
-      policy: `${snapshot.policy.namespace}/${snapshot.policy.name}`,
-      hash: snapshot.hash,
-    });
-  });
-  admin.get('/health/circuit-breakers', (_request, reply) =>
-    reply.send(circuitHealth(runtime.snapshot, runtime.circuits)),
+  const admin = listener(
+    createAdminServer(
+      {
+        '/healthz': () => ({ status: 200, json: { status: 'ok' } }),
+        '/readyz': () => {
+          const snapshot = runtime.snapshot;
+          if (snapshot === undefined) return { status: 503, json: { status: 'no policy yet' } };
+          // A released sidecar is ready too: it serves, as a pass-through.
+          return {
+            status: 200,
+            json: {
+              status: snapshot.passThrough === undefined ? 'ready' : 'pass-through',
+              policy: `${snapshot.policy.namespace}/${snapshot.policy.name}`,
+              hash: snapshot.hash,
+            },
+          };
+        },
+        '/health/circuit-breakers': () => ({
+          status: 200,
+          json: circuitHealth(runtime.snapshot, runtime.circuits),
+        }),
+        '/metrics': async () => ({
+          status: 200,
+          text: await metrics.registry.metrics(),
+          contentType: metrics.registry.contentType,
+        }),
+      },
+      logger,
+    ),
   );
-  admin.get('/metrics', async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
-  });
 
   function applySnapshot(candidate: unknown): ApplyResult {
     const version = (candidate as { schemaVersion?: unknown } | null)?.schemaVersion;

@@ -1,14 +1,22 @@
+import { errorCodeSpec, type ErrorCode, type ErrorCodeSpec } from './error-codes.ts';
+
 /**
- * Base class of every error the product raises on purpose. `code` is stable (`AICB_*`), listed
- * in docs/errors.md, and safe to show to users; messages never contain secrets.
+ * Base class of every error the product throws on purpose. `code` is stable (`AICB_*`), one of
+ * the registry's (src/shared/error-codes.ts, listed in docs/errors.md), and safe to show to
+ * users; messages never contain secrets.
  */
 export class CodedError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+  }
+
+  /** The registry entry of this error's code: meaning, advice, HTTP answer if any. */
+  get spec(): ErrorCodeSpec {
+    return errorCodeSpec(this.code);
   }
 }
 

@@ -4,14 +4,18 @@
  * invalid one is logged with every problem and its field path while the last good policy stays
  * in force.
  */
+import { CodedError } from '../../shared/coded-error.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import type { Sidecar } from '../build-sidecar.ts';
 import { formatProblems } from '../../policy/validate-policy.ts';
 import { compilePolicyText, readPolicyFile } from './policy-file.ts';
 import { watchFileContent, type FileWatch } from './watch-file.ts';
 
-export class PolicyFileError extends Error {
-  readonly code = 'AICB_POLICY_INVALID';
+/** The policy file cannot be used (`AICB_POLICY_INVALID`); the message lists every problem. */
+export class PolicyFileError extends CodedError {
+  constructor(message: string) {
+    super('AICB_POLICY_INVALID', message);
+  }
 }
 
 /** Loads the file once (throws PolicyFileError when it is unusable) and then watches it. */

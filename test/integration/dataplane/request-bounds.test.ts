@@ -81,7 +81,8 @@ describe('request bodies', () => {
 
 describe('streams and connections', () => {
   it('opens every one of 600 concurrent slow streams to the provider at once (no hidden queue)', async () => {
-    oa.setDefault({ type: 'stream-slow', chunkDelayMs: 400, chunks: 2 });
+    // Each stream lasts 2 s, far longer than opening all of them takes even on a loaded machine.
+    oa.setDefault({ type: 'stream-slow', chunkDelayMs: 2000, chunks: 1 });
     const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [] });
     let maxOpen = 0;
     const sampler = setInterval(() => {

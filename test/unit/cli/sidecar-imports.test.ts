@@ -49,8 +49,12 @@ describe('what the sidecar loads', () => {
   it('follows a real graph (the proxy, the breaker and their libraries are in it)', () => {
     expect(graph.files.size).toBeGreaterThan(30);
     expect([...graph.files].some((f) => f.includes('/breaker/'))).toBe(true);
-    expect(graph.packages).toContain('fastify');
+    expect(graph.packages).toContain('prom-client');
     expect(graph.packages).toContain('undici');
+  });
+
+  it('serves with Node http alone: no web framework in the sidecar (its memory is paid in every pod)', () => {
+    expect(graph.packages).not.toContain('fastify');
   });
 
   it('never reaches the Kubernetes client or the control plane', () => {

@@ -1,34 +1,64 @@
-import { readFileSync, readdirSync } from 'node:fs';
+// docs/errors.md shows the error registry (src/shared/error-codes.ts) row for row: the same
+// codes in the same order, who raises each (with its HTTP status), its meaning and what to do.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CodedError } from '../../../src/shared/coded-error.ts';
+import {
+  ERROR_CODE_LIST,
+  ERROR_CODES,
+  type ErrorCodeSpec,
+} from '../../../src/shared/error-codes.ts';
 import { REPO_ROOT } from '../../support/fixtures.ts';
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [path] : [];
-  });
+/** The "Raised by" cell of a registry entry. */
+function raisedByCell(spec: ErrorCodeSpec): string {
+  if (spec.http === null)
+    return spec.raisedBy.startsWith('aicb ') ? `\`${spec.raisedBy}\`` : spec.raisedBy;
+  if (spec.inStreamOnly === true) return `${spec.raisedBy} (error event in a stream)`;
+  return `${spec.raisedBy} (HTTP ${String(spec.http.status)})`;
+}
+
+/** The code rows of docs/errors.md, cells trimmed. */
+function docRows(): string[][] {
+  const doc = readFileSync(join(REPO_ROOT, 'docs/errors.md'), 'utf8');
+  return doc
+    .split('\n')
+    .filter((line) => line.startsWith('| `AICB_'))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(' | ')
+        .map((cell) => cell.trim()),
+    );
 }
 
 describe('docs/errors.md', () => {
-  it('lists exactly the AICB_* codes the source raises', () => {
-    const inSource = new Set<string>();
-    for (const file of sourceFiles(join(REPO_ROOT, 'src'))) {
-      for (const match of readFileSync(file, 'utf8').matchAll(/'(AICB_[A-Z0-9_]+)'/g)) {
-        if (match[1] !== undefined) inSource.add(match[1]);
+  it('lists every code of the registry, in its order, with its words', () => {
+    const expected = ERROR_CODE_LIST.map((code) => {
+      const spec = ERROR_CODES[code];
+      return [`\`${code}\``, raisedByCell(spec), spec.meaning, spec.whatToDo];
+    });
+    expect(docRows()).toEqual(expected);
+  });
+});
+
+describe('the error registry', () => {
+  it('gives every HTTP answer an error status and every code a reason for its retry advice', () => {
+    for (const code of ERROR_CODE_LIST) {
+      const spec: ErrorCodeSpec = ERROR_CODES[code];
+      expect(code).toMatch(/^AICB_[A-Z0-9_]+$/);
+      expect(spec.retry.why.length, code).toBeGreaterThan(10);
+      if (spec.http !== null) {
+        expect(spec.http.status, code).toBeGreaterThanOrEqual(400);
+        expect(spec.http.status, code).toBeLessThan(600);
       }
     }
-    // Environment variable names (read as env.AICB_X somewhere) are not error codes.
-    for (const file of sourceFiles(join(REPO_ROOT, 'src'))) {
-      for (const match of readFileSync(file, 'utf8').matchAll(/env\.(AICB_[A-Z0-9_]+)/g)) {
-        if (match[1] !== undefined) inSource.delete(match[1]);
-      }
-    }
-    const doc = readFileSync(join(REPO_ROOT, 'docs/errors.md'), 'utf8');
-    const inDocs = new Set(
-      [...doc.matchAll(/^\| `(AICB_[A-Z0-9_]+)` +\|/gm)].map((m) => m[1] ?? ''),
-    );
-    expect([...inDocs].sort()).toEqual([...inSource].sort());
+  });
+
+  it('backs every coded error with its entry', () => {
+    const error = new CodedError('AICB_INVALID_BREAKER_CONFIG', 'bad');
+    expect(error.spec).toBe(ERROR_CODES.AICB_INVALID_BREAKER_CONFIG);
+    expect(error.spec.http).toBeNull();
   });
 });
