@@ -17,7 +17,8 @@
 //   - idle CPU over AICB_BENCH_IDLE_SECONDS (default 30; the issue measures 60), every thread;
 //   - 1000 concurrent slow streams (first chunk at once, then one every 500 ms for 5 s): time to
 //     first byte p99 against direct, and the most streams open at the provider at once;
-//   - memory per open stream: the sidecar's RSS with the 1000 streams open minus before, ÷ open;
+//   - memory per open stream: the RSS of a freshly started sidecar with the 1000 streams open
+//     minus before, ÷ open (a lower bound: what the heap already had room for does not show);
 //   - cross-format stream CPU: sidecar CPU per stream when an OpenAI-format stream is served by
 //     an Anthropic fallback (translated) ÷ by an OpenAI-compatible fallback (same format); both
 //     primaries are forced open, so the chains are equal but for the translation;
@@ -481,20 +482,25 @@ async function main(): Promise<string> {
   };
   const peakLargeMb = hwmMb(sc.proc.pid);
 
-  log(`${SLOW_STREAMS} slow streams: direct, naive, sidecar`);
+  log('stream CPU: cross-format fallback, same-format fallback');
+  const xStream = await streamCpu(`${sc.url}/xstream${path}`, sc.proc.pid);
+  const sStream = await streamCpu(`${sc.url}/sstream${path}`, sc.proc.pid);
+  await processes.stop(sc.proc);
+
+  // A fresh sidecar: after the runs above its heap has room to spare, and the streams' memory
+  // would not show in its RSS.
+  log(`${SLOW_STREAMS} slow streams: direct, naive, sidecar (fresh)`);
+  const fresh = await sidecar('sidecar (streams)', writePolicy('small', smallPolicy(origins)));
+  await sleep(SETTLE_MS);
   const slowDirect = await slowStreams(origins, `${origins.slow}${path}`);
   const slowNaive = await slowStreams(origins, `${naive}/slow${path}`);
-  const slowSidecar = await slowStreams(origins, `${sc.url}/slow${path}`, sc.proc.pid);
+  const slowSidecar = await slowStreams(origins, `${fresh.url}/slow${path}`, fresh.proc.pid);
+  await processes.stop(fresh.proc);
   const perStreamKb =
     slowSidecar.rssOpenMb === undefined || slowSidecar.rssBeforeMb === undefined
       ? undefined
       : ((slowSidecar.rssOpenMb - slowSidecar.rssBeforeMb) * 1024) /
         Math.min(SLOW_STREAMS, slowSidecar.maxOpenAtProvider);
-
-  log('stream CPU: cross-format fallback, same-format fallback');
-  const xStream = await streamCpu(`${sc.url}/xstream${path}`, sc.proc.pid);
-  const sStream = await streamCpu(`${sc.url}/sstream${path}`, sc.proc.pid);
-  await processes.stop(sc.proc);
 
   log(`policy of ${LARGE_POLICY_UPSTREAMS} upstreams with chains`);
   const big = await sidecar('sidecar (large policy)', writePolicy('large', largePolicy(origins)));

@@ -264,7 +264,8 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
       kubeletRssBytes: kubelet.rssBytes,
       cgroupWorkingSetBytes: cgroupWorkingSetBytes(memoryCgroupOf(containerID)),
     };
-    // Within the chart's limit (160Mi), with room for load.
+    // At rest well under the chart's limit (1Gi, sized for the worst load; bench:memory measures
+    // about 100 MB idle).
     expect(kubelet.workingSetBytes).toBeLessThan(160 * 1024 * 1024);
   });
 

@@ -61,9 +61,9 @@ export class StreamGrammar {
       case 'openai-chat':
         return this.#chat(data);
       case 'openai-responses':
-        return this.#responses(name, data);
+        return this.#responses(new TypedEvent(name, data));
       case 'anthropic-messages':
-        return this.#messages(name, data);
+        return this.#messages(new TypedEvent(name, data));
     }
   }
 
@@ -94,33 +94,26 @@ export class StreamGrammar {
     return 'content';
   }
 
-  #responses(name: string, data: string): EventKind {
-    let type = name;
-    let parsed: unknown;
-    if (type === '') {
-      // The event name is optional on the wire; the data's `type` always says it.
-      parsed = parseJson(data);
-      type = isJsonObject(parsed) && typeof parsed.type === 'string' ? parsed.type : '';
-    }
-    switch (type) {
+  #responses(event: TypedEvent): EventKind {
+    switch (event.type) {
       case 'response.completed':
       case 'response.incomplete': {
-        const event = parsed ?? parseJson(data);
-        const response = isJsonObject(event) ? event.response : undefined;
+        const json = event.json();
+        const response = isJsonObject(json) ? json.response : undefined;
         if (isJsonObject(response) && isJsonObject(response.usage)) {
           this.#usage = usageOf('anthropic', response.usage);
         }
         return 'end';
       }
       case 'response.failed': {
-        const event = parsed ?? parseJson(data);
-        const response = isJsonObject(event) ? event.response : undefined;
+        const json = event.json();
+        const response = isJsonObject(json) ? json.response : undefined;
         this.errorMessage = messageOf(isJsonObject(response) ? response.error : undefined);
         return 'error';
       }
       case 'error': {
-        const event = parsed ?? parseJson(data);
-        this.errorMessage = messageOf(event);
+        const json = event.json();
+        this.errorMessage = messageOf(json);
         return 'error';
       }
       case 'response.created':
@@ -132,41 +125,64 @@ export class StreamGrammar {
     }
   }
 
-  #messages(name: string, data: string): EventKind {
-    let type = name;
-    let parsed: unknown;
-    if (type === '') {
-      parsed = parseJson(data);
-      type = isJsonObject(parsed) && typeof parsed.type === 'string' ? parsed.type : '';
-    }
-    switch (type) {
+  #messages(event: TypedEvent): EventKind {
+    switch (event.type) {
       case 'message_stop':
         return 'end';
       case 'error': {
-        const event = parsed ?? parseJson(data);
-        this.errorMessage = messageOf(isJsonObject(event) ? event.error : undefined);
+        const json = event.json();
+        this.errorMessage = messageOf(isJsonObject(json) ? json.error : undefined);
         return 'error';
       }
       case 'ping':
         return 'preamble';
       case 'message_start': {
-        const event = parsed ?? parseJson(data);
-        const message = isJsonObject(event) ? event.message : undefined;
+        const json = event.json();
+        const message = isJsonObject(json) ? json.message : undefined;
         if (isJsonObject(message) && isJsonObject(message.usage))
           this.#anthropic = anthropicCounts(message.usage, undefined);
         return 'preamble';
       }
       case 'message_delta': {
-        const event = parsed ?? parseJson(data);
+        const json = event.json();
         // Delta counts are cumulative: the last output_tokens is the answer's; input fields,
         // when present (server tools), replace those of message_start.
-        if (isJsonObject(event) && isJsonObject(event.usage))
-          this.#anthropic = anthropicCounts(event.usage, this.#anthropic);
+        if (isJsonObject(json) && isJsonObject(json.usage))
+          this.#anthropic = anthropicCounts(json.usage, this.#anthropic);
         return 'content';
       }
       default:
         return 'content';
     }
+  }
+}
+
+/**
+ * An event's type — its `event:` name, else its data's `type` (the name is optional on the wire;
+ * the data always says it) — and its data parsed once, only when asked.
+ */
+class TypedEvent {
+  readonly type: string;
+  readonly #data: string;
+  #parsed: unknown;
+  #read = false;
+
+  constructor(name: string, data: string) {
+    this.#data = data;
+    if (name !== '') {
+      this.type = name;
+    } else {
+      const json = this.json();
+      this.type = isJsonObject(json) && typeof json.type === 'string' ? json.type : '';
+    }
+  }
+
+  json(): unknown {
+    if (!this.#read) {
+      this.#parsed = parseJson(this.#data);
+      this.#read = true;
+    }
+    return this.#parsed;
   }
 }
 

@@ -3,8 +3,9 @@
  * Node's own HTTP server. Kept off a framework because the sidecar runs in every pod, and a
  * framework loaded for four routes costs every pod its memory.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/create-logger.ts';
+import { createServer } from './node-http.ts';
 
 /** What a route answers: a status and a JSON value, or a status and text of a content type. */
 export type AdminAnswer =

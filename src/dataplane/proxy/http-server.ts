@@ -4,8 +4,9 @@
  * respond/response-writer.ts). A handler exception is the sidecar's fault: logged, answered 500
  * AICB_INTERNAL, never charged to an upstream.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Logger } from '../../shared/create-logger.ts';
+import { createServer } from './node-http.ts';
 import { guessFormat, sendError } from '../respond/response-writer.ts';
 import { handleRequest, type ProxyContext } from './handle-request.ts';
 

@@ -399,7 +399,7 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
         imagePullPolicy: 'IfNotPresent',
         controllerUrl: `https://${FULL}-controller.${NS}.svc:15402`,
         caBundle: Buffer.from(stringAt(secret, 'data.ca\\.crt'), 'base64').toString('utf8'),
-        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '160Mi' } },
+        resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '1Gi' } },
         excludedNamespaces: EXCLUDED,
         nodeOptions: '--max-semi-space-size=8',
         logLevel: 'info',
