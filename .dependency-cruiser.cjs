@@ -1,5 +1,6 @@
 // Architecture rules (CONTRIBUTING.md): the pure core imports no I/O, the two planes never import
-// each other, and only the control plane may load the Kubernetes client.
+// each other, only the control plane may load the Kubernetes client (and nothing the sidecar
+// reaches does), and the data plane's request path is layered.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -39,6 +40,98 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/shared/' },
       to: { path: '^src/(policy|breaker|dataplane|controlplane|alerts|cli)/' },
+    },
+    {
+      name: 'alerts-never-import-planes',
+      comment: 'src/alerts is used by both planes, so it imports neither of them (nor the CLI).',
+      severity: 'error',
+      from: { path: '^src/alerts/' },
+      to: { path: '^src/(dataplane|controlplane|cli)/' },
+    },
+    {
+      name: 'breaker-never-imports-policy',
+      comment:
+        'The breaker engine takes a resolved BreakerConfig; the policy compiler produces it, never the other way round.',
+      severity: 'error',
+      from: { path: '^src/breaker/' },
+      to: { path: '^src/policy/' },
+    },
+    {
+      name: 'sidecar-never-reaches-kubernetes',
+      comment:
+        'The sidecar runs in every pod, so what it loads is memory paid N times: @kubernetes/client-node alone adds about 100 MB RSS, and it serves with Node http, no web framework. Nothing reachable from `aicb sidecar` (dynamic imports included) may load the Kubernetes client, fastify or the control plane.',
+      severity: 'error',
+      from: { path: '^src/cli/sidecar-command\\.ts$' },
+      to: {
+        path: ['node_modules/(@kubernetes|fastify)/', '^src/controlplane/'],
+        reachable: true,
+      },
+    },
+    {
+      name: 'policy-sources-load-lazily',
+      comment:
+        'Each sidecar mode loads only its own policy source: the file watcher or the controller client, by import() once the mode is known.',
+      severity: 'error',
+      from: {},
+      to: {
+        path: '^src/dataplane/(config/standalone-policy|controller-client)\\.ts$',
+        dependencyTypesNot: ['dynamic-import', 'type-only'],
+      },
+    },
+    {
+      name: 'cli-loads-subcommands-lazily',
+      comment: 'The aicb entry point imports a subcommand only when it is chosen.',
+      severity: 'error',
+      from: { path: '^src/cli/main\\.ts$' },
+      to: {
+        path: '^src/cli/[a-z-]+-command\\.ts$',
+        dependencyTypesNot: ['dynamic-import', 'type-only'],
+      },
+    },
+    // Data-plane layering. A request flows request/ -> chain/ -> exchange/ -> respond/, and each
+    // stage builds on the parsed form of the ones before it, never on the stages that drive it.
+    {
+      name: 'dataplane-request-is-below-chain',
+      comment:
+        'request/ parses and routes the app request; it knows nothing of who walks the chain.',
+      severity: 'error',
+      from: { path: '^src/dataplane/request/' },
+      to: { path: '^src/dataplane/(chain|exchange|respond|proxy)/' },
+    },
+    {
+      name: 'dataplane-exchange-is-below-chain',
+      comment: 'An exchange owns one target; the chain decides which targets are reached.',
+      severity: 'error',
+      from: { path: '^src/dataplane/exchange/' },
+      to: { path: '^src/dataplane/(chain|proxy)/' },
+    },
+    {
+      name: 'dataplane-chain-is-below-proxy',
+      severity: 'error',
+      from: { path: '^src/dataplane/chain/' },
+      to: { path: '^src/dataplane/proxy/' },
+    },
+    {
+      name: 'dataplane-respond-is-a-writer',
+      comment: 'respond/ writes answers; it depends on no stage of the request path.',
+      severity: 'error',
+      from: { path: '^src/dataplane/respond/' },
+      to: { path: '^src/dataplane/(request|chain|exchange|proxy)/' },
+    },
+    {
+      name: 'dataplane-sse-and-json-are-leaves',
+      comment:
+        'The SSE reader and the JSON scanner are grammars: they import nothing of the data plane.',
+      severity: 'error',
+      from: { path: '^src/dataplane/(sse|json)/' },
+      to: { path: '^src/dataplane/', pathNot: '^src/dataplane/$1/' },
+    },
+    {
+      name: 'dataplane-providers-below-chain',
+      comment: 'Provider facts and translators are used by exchanges; they never drive a request.',
+      severity: 'error',
+      from: { path: '^src/dataplane/providers/' },
+      to: { path: '^src/dataplane/(chain|exchange|proxy)/' },
     },
     {
       name: 'no-circular',

@@ -22,7 +22,6 @@ import type {
   DeliveryError,
   DeliveryOutcome,
 } from './alert-notifier.ts';
-import { timerScheduler, type AlertScheduler } from './alert-scheduler.ts';
 import {
   ALERT_TARGET_KINDS,
   fingerprintUrl,
@@ -30,7 +29,9 @@ import {
   type AlertTargetKind,
   type AlertTargetRef,
 } from './alert-target.ts';
-import { retryDelayMs, type BackoffOptions } from './backoff.ts';
+import type { BackoffSettings } from '../shared/backoff.ts';
+import { systemTimers, type Timers } from '../shared/timers.ts';
+import { retryDelayMs } from './backoff.ts';
 import { AlertConfigError } from './errors.ts';
 import { RingDeque } from './ring-deque.ts';
 import { createSlackNotifier } from './slack-notifier.ts';
@@ -42,7 +43,7 @@ export interface AlertDispatcherOptions {
   /** Monotonic time for the dedup window and log throttling. Default: the system clock. */
   readonly clock?: Clock;
   /** Timers for retries, request timeouts and the close deadline. Default: real timers. */
-  readonly scheduler?: AlertScheduler;
+  readonly timers?: Timers;
   /** Uniform [0, 1) source for backoff jitter. Default: Math.random. */
   readonly random?: () => number;
   /** Id of each alert, sent as `x-aicb-alert-id`. Default: a random UUID. */
@@ -204,12 +205,12 @@ const THROWN_OUTCOME: DeliveryOutcome = { ok: false, retryable: true, error: 'ne
 export class AlertDispatcher {
   readonly #logger: Logger;
   readonly #clock: Clock;
-  readonly #scheduler: AlertScheduler;
+  readonly #timers: Timers;
   readonly #random: () => number;
   readonly #newId: () => string;
   readonly #maxQueue: number;
   readonly #maxAttempts: number;
-  readonly #backoff: BackoffOptions;
+  readonly #backoff: BackoffSettings;
   readonly #requestTimeoutMs: number;
   readonly #maxConcurrent: number;
   readonly #warnIntervalMs: number;
@@ -246,7 +247,7 @@ export class AlertDispatcher {
   constructor(options: AlertDispatcherOptions) {
     this.#logger = options.logger;
     this.#clock = options.clock ?? systemClock;
-    this.#scheduler = options.scheduler ?? timerScheduler;
+    this.#timers = options.timers ?? systemTimers;
     this.#random = options.random ?? Math.random;
     this.#newId = options.newId ?? randomUUID;
     this.#maxQueue = intAtLeast('maxQueue', options.maxQueue ?? DEFAULTS.maxQueue, 1);
@@ -257,7 +258,7 @@ export class AlertDispatcher {
       options.maxDelayMs ?? Math.max(DEFAULTS.maxDelayMs, baseDelayMs),
       baseDelayMs,
     );
-    this.#backoff = { baseDelayMs, maxDelayMs };
+    this.#backoff = { initialMs: baseDelayMs, maxMs: maxDelayMs };
     this.#requestTimeoutMs = intAtLeast(
       'requestTimeoutMs',
       options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
@@ -440,11 +441,11 @@ export class AlertDispatcher {
     this.#closing = true;
     const deadlineMs = intAtLeast('deadlineMs', options.deadlineMs ?? DEFAULTS.closeDeadlineMs, 0);
     const drained = new Promise<boolean>((resolve) => {
-      const cancelDeadline = this.#scheduler.schedule(deadlineMs, () => {
+      const cancelDeadline = this.#timers.setTimeout(() => {
         this.#onDrained = undefined;
         this.#abandonAll();
         resolve(false);
-      });
+      }, deadlineMs);
       this.#onDrained = () => {
         this.#onDrained = undefined;
         cancelDeadline();
@@ -564,12 +565,12 @@ export class AlertDispatcher {
     target.inFlight.add(attempt);
     // Our own timer rather than undici's alone: it also bounds custom notifiers and the body
     // read, and frees the concurrency slot at once even if the notifier ignores the signal.
-    attempt.cancelTimeout = this.#scheduler.schedule(this.#requestTimeoutMs, () => {
+    attempt.cancelTimeout = this.#timers.setTimeout(() => {
       if (attempt.settled) return;
       attempt.controller.abort();
       this.#kindStats[target.ref.kind].timedOut++;
       this.#settle(target, attempt, TIMEOUT_OUTCOME);
-    });
+    }, this.#requestTimeoutMs);
     const request: AlertDelivery = {
       alert: delivery.alert,
       id: delivery.id,
@@ -643,14 +644,14 @@ export class AlertDispatcher {
     );
     this.#kindStats[target.ref.kind].retried++;
     target.waiting.add(delivery);
-    delivery.cancelRetry = this.#scheduler.schedule(delayMs, () => {
+    delivery.cancelRetry = this.#timers.setTimeout(() => {
       delivery.cancelRetry = undefined;
       // Gone already when dropped by overflow, a reload or close.
       if (!target.waiting.delete(delivery)) return;
       // Back to the front: it is older than anything queued behind it.
       target.ready.pushFront(delivery);
       this.#pump(target);
-    });
+    }, delayMs);
     this.#logger.debug(
       { ...this.#logFields(target, delivery), ...failureFields(outcome), retryInMs: delayMs },
       'alert delivery will be retried',

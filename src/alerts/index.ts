@@ -56,7 +56,5 @@ export { formatDurationMs } from './slack-notifier.ts';
 /** The aicb_alert* delivery metrics, read from a dispatcher's stats at scrape time. */
 export { registerAlertMetrics } from './alert-metrics.ts';
 
-/** Timer seam for retries, timeouts and the close deadline; `timerScheduler` uses real timers. */
-export { timerScheduler, type AlertScheduler } from './alert-scheduler.ts';
 /** Option out of range (`AICB_INVALID_ALERT_CONFIG`). */
 export { AlertConfigError } from './errors.ts';

@@ -40,6 +40,7 @@ import {
   SCHEMA_VERSION_HEADER,
   SNAPSHOT_SCHEMA_VERSION,
   SnapshotMessageSchema,
+  STREAM_EVENTS,
   type AllTargetsOpenReport,
   type Report,
   type TransitionReport,
@@ -258,7 +259,7 @@ export class ControllerClient {
     name: string | undefined,
     data: string,
   ): Promise<void> {
-    if (name === 'snapshot') {
+    if (name === STREAM_EVENTS.snapshot) {
       const parsed = SnapshotMessageSchema.safeParse(safeJson(data));
       if (!parsed.success) {
         const hash = (safeJson(data) as { snapshot?: { hash?: unknown } } | null)?.snapshot?.hash;
@@ -300,11 +301,11 @@ export class ControllerClient {
       await this.#report();
       return;
     }
-    if (name === 'release') {
+    if (name === STREAM_EVENTS.release) {
       await this.#release(data);
       return;
     }
-    if (name === 'fleet') {
+    if (name === STREAM_EVENTS.fleet) {
       const parsed = FleetMessageSchema.safeParse(safeJson(data));
       if (!parsed.success) return;
       const { key, openForMs, origin, policyHash } = parsed.data;

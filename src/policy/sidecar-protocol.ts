@@ -18,6 +18,36 @@ export const PROTOCOL_PATHS = {
   report: '/v1/report',
 } as const;
 
+/** The event names of the controller → sidecar stream; a sidecar ignores names it does not know. */
+export const STREAM_EVENTS = {
+  /** The compiled policy for this pod (SnapshotMessage). */
+  snapshot: 'snapshot',
+  /** Shared fleet mode: a circuit another sidecar opened (FleetMessage). */
+  fleet: 'fleet',
+  /** No policy governs this pod any more; pass requests through (ReleaseMessage). */
+  release: 'release',
+} as const;
+
+export type StreamEventName = (typeof STREAM_EVENTS)[keyof typeof STREAM_EVENTS];
+
+/** The message each stream event carries as its JSON data. */
+export interface StreamMessages {
+  readonly snapshot: SnapshotMessage;
+  readonly fleet: FleetMessage;
+  readonly release: ReleaseMessage;
+}
+
+/** A comment line the controller sends so the sidecar can tell a live but quiet stream. */
+export const STREAM_HEARTBEAT = ': heartbeat\n\n';
+
+/** One server-sent event of the stream, as the controller writes it. */
+export function encodeStreamEvent<K extends StreamEventName>(
+  name: K,
+  message: StreamMessages[K],
+): string {
+  return `event: ${name}\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
 /** Header a sidecar sends with the snapshot schema version it runs, so skew is refused early. */
 export const SCHEMA_VERSION_HEADER = 'x-aicb-snapshot-schema';
 

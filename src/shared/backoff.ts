@@ -5,6 +5,14 @@
  * not retry in step, equal jitter (the upper half) where a minimum pause matters more.
  */
 
+/** Capped exponential backoff settings in milliseconds: the one shape every retry loop takes. */
+export interface BackoffSettings {
+  /** Ceiling of the first retry's delay. */
+  readonly initialMs: number;
+  /** No delay ever exceeds this. */
+  readonly maxMs: number;
+}
+
 /**
  * The delay ceiling before retry number `retry` (1 = the first retry): `baseMs`, doubling per
  * retry, never above `maxMs`. The exponent is clamped so absurd counts cannot overflow.

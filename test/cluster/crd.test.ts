@@ -20,7 +20,8 @@ const fixtures = loadFixtures();
 const validFixtures = fixtures.filter((f) => f.valid);
 const invalidFixtures = fixtures.filter((f) => !f.valid);
 
-interface PolicyObject {
+// The fields these tests read of a stored policy (src/controlplane/kube/resources.ts keeps spec unknown).
+interface StoredPolicyView {
   metadata: { name: string; namespace: string; generation: number; resourceVersion: string };
   spec: Record<string, unknown> & { breaker: Record<string, unknown> };
   status?: Record<string, unknown>;
@@ -378,7 +379,7 @@ function policyRef(namespace: string, name: string) {
 async function getPolicy(cluster: Cluster, namespace: string, name: string) {
   return (await cluster.customObjects.getNamespacedCustomObject(
     policyRef(namespace, name),
-  )) as PolicyObject;
+  )) as StoredPolicyView;
 }
 
 /**

@@ -5,12 +5,15 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
-import type {
-  Ack,
-  FleetMessage,
-  ReleaseMessage,
-  Report,
-  TransitionReport,
+import {
+  STREAM_EVENTS,
+  STREAM_HEARTBEAT,
+  encodeStreamEvent,
+  type Ack,
+  type FleetMessage,
+  type ReleaseMessage,
+  type Report,
+  type TransitionReport,
 } from '../../policy/sidecar-protocol.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Emitter } from '../../shared/emitter.ts';
@@ -107,7 +110,7 @@ export class SidecarHub {
     });
     res.write(': connected\n\n');
     // Heartbeats keep idle proxies from cutting the stream and let the sidecar detect a dead one.
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), this.#heartbeatMs);
+    const heartbeat = setInterval(() => res.write(STREAM_HEARTBEAT), this.#heartbeatMs);
     heartbeat.unref();
     const connection = { session, res, heartbeat };
     this.#connections.set(pod, connection);
@@ -139,7 +142,7 @@ export class SidecarHub {
     if (cached?.snapshot === snapshot && cached.changedAtWallMs === changedAtWallMs) {
       line = cached.line;
     } else {
-      line = `event: snapshot\ndata: ${JSON.stringify({ snapshot, changedAtWallMs })}\n\n`;
+      line = encodeStreamEvent(STREAM_EVENTS.snapshot, { snapshot, changedAtWallMs });
       this.#lastEvent = { snapshot, changedAtWallMs, line };
     }
     connection.res.write(line);
@@ -158,14 +161,14 @@ export class SidecarHub {
     session.released = true;
     // Whatever policy selects the pod next must be sent, even the same version as before.
     session.sentHash = undefined;
-    connection.res.write(`event: release\ndata: ${JSON.stringify(message)}\n\n`);
+    connection.res.write(encodeStreamEvent(STREAM_EVENTS.release, message));
     return true;
   }
 
   /** Shared fleet mode: tells other sidecars of a policy that a circuit opened somewhere. */
   pushFleet(pods: readonly string[], message: FleetMessage): number {
     let sent = 0;
-    const line = `event: fleet\ndata: ${JSON.stringify(message)}\n\n`;
+    const line = encodeStreamEvent(STREAM_EVENTS.fleet, message);
     for (const pod of pods) {
       const connection = this.#connections.get(pod);
       if (connection === undefined || pod === message.origin) continue;

@@ -2,15 +2,7 @@
  * Retry delays for calls to the API server: capped exponential growth with jitter, so many
  * controllers (or many watches in one controller) that failed together do not retry in lockstep.
  */
-import { backoffCeilingMs, equalJitterMs } from '../../shared/backoff.ts';
-
-/** Backoff settings in milliseconds. */
-export interface BackoffOptions {
-  /** Ceiling of the first retry's delay. */
-  readonly initialMs: number;
-  /** No delay ever exceeds this. */
-  readonly maxMs: number;
-}
+import { backoffCeilingMs, equalJitterMs, type BackoffSettings } from '../../shared/backoff.ts';
 
 /**
  * Delay before retry number `attempt` (1 = after the first failure): a uniform draw from the
@@ -19,14 +11,14 @@ export interface BackoffOptions {
  */
 export function backoffDelayMs(
   attempt: number,
-  options: BackoffOptions,
+  options: BackoffSettings,
   random: () => number = Math.random,
 ): number {
   return equalJitterMs(backoffCeilingMs(attempt, options.initialMs, options.maxMs), random);
 }
 
 /** Rejects settings that would spin (zero or negative) or never retry, quoting the bad value. */
-export function checkBackoffOptions(where: string, options: BackoffOptions): BackoffOptions {
+export function checkBackoffOptions(where: string, options: BackoffSettings): BackoffSettings {
   if (!(options.initialMs > 0) || !Number.isFinite(options.initialMs)) {
     throw new RangeError(`${where}: backoff.initialMs must be > 0, got ${options.initialMs}`);
   }

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../../shared/clock.ts';
 import { Emitter } from '../../shared/emitter.ts';
 import { describeKubeError, httpStatusOf } from './api-errors.ts';
 import { silentLogger, type KubeLogger } from './kube-logger.ts';
-import { sleep, systemTimers, type CancelTimer, type Timers } from './timers.ts';
+import { sleep, systemTimers, type CancelTimer, type Timers } from '../../shared/timers.ts';
 
 /**
  * A Lease as JSON. Plain data on purpose: client-node's model classes add nothing on the way

@@ -29,10 +29,11 @@ import {
   type PolicyStatus,
 } from '../../policy/policy-schema.ts';
 import { describeKubeError, httpStatusOf, isRetryableKubeError } from './api-errors.ts';
-import { backoffDelayMs, checkBackoffOptions, type BackoffOptions } from './backoff.ts';
+import type { BackoffSettings } from '../../shared/backoff.ts';
+import { backoffDelayMs, checkBackoffOptions } from './backoff.ts';
 import { silentLogger, type KubeLogger } from './kube-logger.ts';
 import { kubeTime } from './kube-time.ts';
-import { sleep, systemTimers, type CancelTimer, type Timers } from './timers.ts';
+import { sleep, systemTimers, type CancelTimer, type Timers } from '../../shared/timers.ts';
 
 /** One entry of `status.conditions` (the policy schema is the single source of its shape). */
 export type Condition = NonNullable<PolicyStatus['conditions']>[number];
@@ -123,7 +124,7 @@ export interface StatusWriterOptions {
   /** Attempts per write, the first included. Default 5. */
   readonly maxAttempts?: number;
   /** Delays between attempts. Default 200 ms doubling to 5 s. */
-  readonly backoff?: BackoffOptions;
+  readonly backoff?: BackoffSettings;
   /** Checked before every request; writes while it returns false end `disabled`. */
   readonly gate?: () => boolean;
   readonly timers?: Timers;
@@ -162,7 +163,7 @@ export class StatusWriter {
   readonly #fieldManager: string;
   readonly #debounceMs: number;
   readonly #maxAttempts: number;
-  readonly #backoff: BackoffOptions;
+  readonly #backoff: BackoffSettings;
   readonly #gate: () => boolean;
   readonly #timers: Timers;
   readonly #random: () => number;

@@ -17,10 +17,11 @@
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import { Emitter } from '../../shared/emitter.ts';
 import { describeKubeError, httpStatusOf } from './api-errors.ts';
-import { backoffDelayMs, checkBackoffOptions, type BackoffOptions } from './backoff.ts';
+import type { BackoffSettings } from '../../shared/backoff.ts';
+import { backoffDelayMs, checkBackoffOptions } from './backoff.ts';
 import { silentLogger, type KubeLogger } from './kube-logger.ts';
 import { isKubeObject, type KubeObject } from './resources.ts';
-import { sleep, systemTimers, type CancelTimer, type Timers } from './timers.ts';
+import { sleep, systemTimers, type CancelTimer, type Timers } from '../../shared/timers.ts';
 
 /** Query of one list page; `continue` is the token of the previous page. */
 export interface ListQuery {
@@ -112,7 +113,7 @@ export interface WatchedCollectionOptions<T extends KubeObject> {
   /** Restart a watch silent for this long; 0 turns it off. Default 5 minutes. */
   readonly watchdogSilenceMs?: number;
   /** Delays after failed lists and watches. Default 1 s doubling to 30 s. */
-  readonly backoff?: BackoffOptions;
+  readonly backoff?: BackoffSettings;
   /** Items per list page (0 = unpaginated). Default 500. */
   readonly pageSize?: number;
   /** Give up on one list page after this long. Default 60 s. */
@@ -149,7 +150,7 @@ export class WatchedCollection<T extends KubeObject> {
   readonly #timers: Timers;
   readonly #random: () => number;
   readonly #logger: KubeLogger;
-  readonly #backoff: BackoffOptions;
+  readonly #backoff: BackoffSettings;
   readonly #relistIntervalMs: number;
   readonly #watchdogSilenceMs: number;
   readonly #events: Emitter<CollectionEvent<T>>;

@@ -81,18 +81,8 @@ export class ReconcileLoop {
         pods.set(objectKey(pod.metadata.namespace ?? '', pod.metadata.name), pod);
       }
       result = reconcile({
-        policies: this.#o.policies().map((p) => ({
-          namespace: p.metadata.namespace ?? '',
-          name: p.metadata.name,
-          generation: p.metadata.generation ?? 0,
-          creationTimestamp: p.metadata.creationTimestamp ?? '',
-          raw: p,
-        })),
-        pods: [...pods.values()].map((p) => ({
-          namespace: p.metadata.namespace ?? '',
-          name: p.metadata.name,
-          labels: p.metadata.labels ?? {},
-        })),
+        policies: this.#o.policies(),
+        pods: [...pods.values()],
         readSecret: (namespace, name, key) => this.#o.secrets.read(namespace, name, key),
         secretsReadable: (namespace) => this.#o.secrets.readable(namespace),
         lastGood: this.#lastGood,

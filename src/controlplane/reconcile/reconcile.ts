@@ -9,23 +9,45 @@ import { compilePolicy } from '../../policy/compile-snapshot.ts';
 import type { AICircuitPolicy } from '../../policy/policy-schema.ts';
 import type { PolicySnapshot } from '../../policy/snapshot.ts';
 import { formatProblems, validatePolicy } from '../../policy/validate-policy.ts';
+import type { PodObject, PolicyObject } from '../kube/resources.ts';
 import { selectorMatches } from './label-selector.ts';
 
-/** A policy as read from the API server (the spec not yet trusted). */
-export interface PolicyObject {
+/** A policy as reconcile reads it: the fields of its metadata it orders and reports by. */
+interface PolicyEntry {
   readonly namespace: string;
   readonly name: string;
   readonly generation: number;
   /** RFC 3339; older policies win overlaps. */
   readonly creationTimestamp: string;
-  /** The whole object, validated here. */
-  readonly raw: unknown;
+  /** The whole object, validated here (the spec is not trusted before). */
+  readonly raw: PolicyObject;
 }
 
-export interface PodObject {
+/** A pod as reconcile reads it: where it is and the labels selectors match. */
+interface PodEntry {
   readonly namespace: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+}
+
+function policyEntry(policy: PolicyObject): PolicyEntry {
+  const { metadata } = policy;
+  return {
+    namespace: metadata.namespace ?? '',
+    name: metadata.name,
+    generation: metadata.generation ?? 0,
+    creationTimestamp: metadata.creationTimestamp ?? '',
+    raw: policy,
+  };
+}
+
+function podEntry(pod: PodObject): PodEntry {
+  const { metadata } = pod;
+  return {
+    namespace: metadata.namespace ?? '',
+    name: metadata.name,
+    labels: metadata.labels ?? {},
+  };
 }
 
 /** Reads a Secret key of one namespace; undefined when the Secret or key does not exist. */
@@ -71,7 +93,9 @@ export type PolicyVerdict =
 export type RejectionReason = 'Invalid' | 'SecretNotFound' | 'SecretNotReadable';
 
 export interface ReconcileInput {
+  /** Policies as the API server has them (kube/resources.ts). */
   readonly policies: readonly PolicyObject[];
+  /** Pods as the API server has them (kube/resources.ts). */
   readonly pods: readonly PodObject[];
   readonly readSecret: SecretReader;
   /**
@@ -164,7 +188,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
         >;
       }
   >();
-  const sorted = [...input.policies].sort(byAge);
+  const sorted = input.policies.map(policyEntry).sort(byAge);
   const present = new Set<string>();
   for (const p of sorted) {
     const key = objectKey(p.namespace, p.name);
@@ -238,9 +262,9 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const shadowedBy = new Map<string, Set<string>>();
   const assignment = new Map<string, { policy: string; snapshot: PolicySnapshot }>();
   const ungoverned = new Set<string>();
-  for (const pod of [...input.pods].sort((a, b) =>
-    objectKey(a.namespace, a.name).localeCompare(objectKey(b.namespace, b.name)),
-  )) {
+  for (const pod of input.pods
+    .map(podEntry)
+    .sort((a, b) => objectKey(a.namespace, a.name).localeCompare(objectKey(b.namespace, b.name)))) {
     const podKey = objectKey(pod.namespace, pod.name);
     const matching = matchingPolicies(selection, pod.namespace, pod.labels);
     const governing = matching[0];
@@ -301,6 +325,6 @@ function nameOf(key: string): string {
   return key.slice(key.indexOf('/') + 1);
 }
 
-function byAge(a: PolicyObject, b: PolicyObject): number {
+function byAge(a: PolicyEntry, b: PolicyEntry): number {
   return a.creationTimestamp.localeCompare(b.creationTimestamp) || a.name.localeCompare(b.name);
 }

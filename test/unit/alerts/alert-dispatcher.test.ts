@@ -46,7 +46,7 @@ function setup(
   const dispatcher = new AlertDispatcher({
     logger: log.logger,
     clock: scheduler.clock,
-    scheduler,
+    timers: scheduler,
     random: () => 0.5,
     newId: () => `alert-${++id}`,
     createNotifier: notifiers.create,
@@ -155,7 +155,9 @@ describe('retries', () => {
     expect(retries.map((r) => r.retryInMs)).toEqual([99, 0, 200, 799, 999]);
     retries.forEach((r, i) => {
       expect(r.retryInMs).toBeGreaterThanOrEqual(0);
-      expect(r.retryInMs).toBeLessThan(backoffCeilingMs(i + 1, options));
+      expect(r.retryInMs).toBeLessThan(
+        backoffCeilingMs(i + 1, { initialMs: options.baseDelayMs, maxMs: options.maxDelayMs }),
+      );
     });
     // Attempts happen exactly when the drawn delays say.
     const gaps = notifiers.calls.slice(1).map((c, i) => c.atMs - (notifiers.calls[i]?.atMs ?? 0));

@@ -7,7 +7,7 @@ import type {
   AlertNotifier,
   DeliveryOutcome,
 } from '../../../src/alerts/alert-notifier.ts';
-import type { AlertScheduler } from '../../../src/alerts/alert-scheduler.ts';
+import type { CancelTimer, Timers } from '../../../src/shared/timers.ts';
 import type { AlertTarget } from '../../../src/alerts/alert-target.ts';
 import { ManualClock } from '../../../src/shared/clock.ts';
 import { createLogger, type Logger } from '../../../src/shared/create-logger.ts';
@@ -26,12 +26,12 @@ export async function flush(): Promise<void> {
 }
 
 /** Timers on a ManualClock: `advance` fires what is due, in time order, flushing promises between. */
-export class FakeScheduler implements AlertScheduler {
+export class FakeScheduler implements Timers {
   readonly clock = new ManualClock(0, Date.UTC(2026, 0, 1, 12, 0, 0));
   #timers: FakeTimer[] = [];
   #seq = 0;
 
-  schedule(delayMs: number, callback: () => void): () => void {
+  setTimeout(callback: () => void, delayMs: number): CancelTimer {
     const timer: FakeTimer = {
       atMs: this.clock.nowMs() + delayMs,
       seq: this.#seq++,

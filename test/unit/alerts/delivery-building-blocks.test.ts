@@ -20,10 +20,10 @@ describe('retryDelayMs (full jitter)', () => {
         fc.integer({ min: 0, max: 100_000 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         (retry, baseDelayMs, extra, draw) => {
-          const options = { baseDelayMs, maxDelayMs: baseDelayMs + extra };
-          const ceiling = backoffCeilingMs(retry, options);
-          const delay = retryDelayMs(retry, options, () => draw);
-          expect(ceiling).toBeLessThanOrEqual(options.maxDelayMs);
+          const settings = { initialMs: baseDelayMs, maxMs: baseDelayMs + extra };
+          const ceiling = backoffCeilingMs(retry, settings);
+          const delay = retryDelayMs(retry, settings, () => draw);
+          expect(ceiling).toBeLessThanOrEqual(settings.maxMs);
           expect(delay).toBeGreaterThanOrEqual(0);
           if (ceiling === 0) expect(delay).toBe(0);
           else expect(delay).toBeLessThan(ceiling);
@@ -33,15 +33,15 @@ describe('retryDelayMs (full jitter)', () => {
     );
   });
 
-  it("raises the delay to the receiver's Retry-After, capped at maxDelayMs", () => {
-    const options = { baseDelayMs: 100, maxDelayMs: 10_000 };
+  it("raises the delay to the receiver's Retry-After, capped at maxMs", () => {
+    const options = { initialMs: 100, maxMs: 10_000 };
     expect(retryDelayMs(1, options, () => 0.5, 3000)).toBe(3000);
     expect(retryDelayMs(1, options, () => 0.5, 60_000)).toBe(10_000);
     expect(retryDelayMs(1, options, () => 0.5, 0)).toBe(50);
   });
 
   it('tolerates a random source outside [0, 1)', () => {
-    const options = { baseDelayMs: 100, maxDelayMs: 1000 };
+    const options = { initialMs: 100, maxMs: 1000 };
     expect(retryDelayMs(1, options, () => -1)).toBe(0);
     expect(retryDelayMs(1, options, () => Number.NaN)).toBe(0);
     expect(retryDelayMs(1, options, () => 5)).toBe(99);

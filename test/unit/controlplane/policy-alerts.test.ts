@@ -1,22 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { PolicyAlerts } from '../../../src/controlplane/alerting/policy-alerts.ts';
-import { reconcile, type PolicyObject } from '../../../src/controlplane/reconcile/reconcile.ts';
+import type { PolicyObject } from '../../../src/controlplane/kube/resources.ts';
+import { reconcile } from '../../../src/controlplane/reconcile/reconcile.ts';
 import { systemClock } from '../../../src/shared/clock.ts';
 import { createLogger } from '../../../src/shared/create-logger.ts';
 
 const policy = (): PolicyObject => ({
-  namespace: 'shop',
-  name: 'egress',
-  generation: 1,
-  creationTimestamp: '2026-01-01T00:00:00Z',
-  raw: {
-    apiVersion: 'aicircuit.io/v1alpha1',
-    kind: 'AICircuitPolicy',
-    metadata: { name: 'egress' },
-    spec: {
-      upstreams: [{ name: 'openai', provider: 'openai', baseURL: 'https://api.openai.com' }],
-      alerting: { webhooks: [{ url: { secretKeyRef: { name: 'alerts', key: 'url' } } }] },
-    },
+  apiVersion: 'aicircuit.io/v1alpha1',
+  kind: 'AICircuitPolicy',
+  metadata: {
+    name: 'egress',
+    namespace: 'shop',
+    generation: 1,
+    creationTimestamp: '2026-01-01T00:00:00Z',
+  },
+  spec: {
+    upstreams: [{ name: 'openai', provider: 'openai', baseURL: 'https://api.openai.com' }],
+    alerting: { webhooks: [{ url: { secretKeyRef: { name: 'alerts', key: 'url' } } }] },
   },
 });
 

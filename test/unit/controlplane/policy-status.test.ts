@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reconcile, type PolicyObject } from '../../../src/controlplane/reconcile/reconcile.ts';
+import type { PolicyObject } from '../../../src/controlplane/kube/resources.ts';
+import { reconcile } from '../../../src/controlplane/reconcile/reconcile.ts';
 import { policyEvents, policyMarks } from '../../../src/controlplane/status/policy-events.ts';
 import {
   computePolicyStatus,
@@ -17,17 +18,16 @@ const upstreams = [
   },
 ];
 const policy = (name: string, spec: object, created: string, generation = 1): PolicyObject => ({
-  namespace: 'shop',
-  name,
-  generation,
-  creationTimestamp: created,
-  raw: { apiVersion: 'aicircuit.io/v1alpha1', kind: 'AICircuitPolicy', metadata: { name }, spec },
+  apiVersion: 'aicircuit.io/v1alpha1',
+  kind: 'AICircuitPolicy',
+  metadata: { name, namespace: 'shop', generation, creationTimestamp: created },
+  spec,
 });
 
 function statusOf(policies: PolicyObject[], name: string, secrets: Record<string, string> = {}) {
   const result = reconcile({
     policies,
-    pods: [{ namespace: 'shop', name: 'api-1', labels: { app: 'api' } }],
+    pods: [{ metadata: { namespace: 'shop', name: 'api-1', labels: { app: 'api' } } }],
     readSecret: (_ns, n, k) => secrets[`${n}/${k}`],
     lastGood: new Map(),
   });

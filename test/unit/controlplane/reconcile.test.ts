@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { selectorMatches } from '../../../src/controlplane/reconcile/label-selector.ts';
-import {
-  governingPolicy,
-  reconcile,
-  type PolicyObject,
-  type PodObject,
-} from '../../../src/controlplane/reconcile/reconcile.ts';
+import type { PodObject, PolicyObject } from '../../../src/controlplane/kube/resources.ts';
+import { governingPolicy, reconcile } from '../../../src/controlplane/reconcile/reconcile.ts';
 
 function policy(
   name: string,
@@ -15,16 +11,10 @@ function policy(
   generation = 1,
 ): PolicyObject {
   return {
-    namespace,
-    name,
-    generation,
-    creationTimestamp: created,
-    raw: {
-      apiVersion: 'aicircuit.io/v1alpha1',
-      kind: 'AICircuitPolicy',
-      metadata: { name, namespace, generation },
-      spec,
-    },
+    apiVersion: 'aicircuit.io/v1alpha1',
+    kind: 'AICircuitPolicy',
+    metadata: { name, namespace, generation, creationTimestamp: created },
+    spec,
   };
 }
 
@@ -38,9 +28,7 @@ const upstreams = [
   },
 ];
 const pod = (name: string, labels: Record<string, string>, namespace = 'shop'): PodObject => ({
-  namespace,
-  name,
-  labels,
+  metadata: { namespace, name, labels },
 });
 const secrets: Record<string, string> = {
   'shop/anthropic/api-key': 'sk-ant-shop',

@@ -1,12 +1,13 @@
 /**
- * Timer source for the Kubernetes plumbing. Retries, relists, watchdogs and lease renewals are
- * all "do this later"; injecting the scheduler lets tests and simulations decide when later is.
+ * The one way the product waits: retries, relists, watchdogs, lease renewals, alert delivery
+ * timeouts and backoffs are all "do this later". Injecting the timers lets tests and simulations
+ * decide when later is (a fake on a ManualClock fires them in microseconds).
  */
 
 /** Cancels a scheduled callback; calling it again, or after it ran, does nothing. */
 export type CancelTimer = () => void;
 
-/** Schedules one-shot callbacks; the only way this folder waits for time to pass. */
+/** Schedules one-shot callbacks, with Node's argument order. */
 export interface Timers {
   /** Runs `callback` once after `delayMs` milliseconds. */
   setTimeout(callback: () => void, delayMs: number): CancelTimer;
