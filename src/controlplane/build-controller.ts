@@ -27,6 +27,7 @@ import { LeaderElector } from './kube/leader-election.ts';
 import { LeaderLabel } from './kube/leader-label.ts';
 import {
   podCollectionPath,
+  podFacts,
   policyCollectionPath,
   type PodObject,
   type PolicyObject,
@@ -131,6 +132,8 @@ export function buildController(options: ControllerOptions): Controller {
     transport: clients.transport,
     path: podCollectionPath(),
     labelSelector: `${INJECTED_LABEL}=true`,
+    // Identity and labels only: a fleet's full pod objects would be most of the cache's heap.
+    decode: podFacts,
     logger,
   });
   const elector = new LeaderElector({

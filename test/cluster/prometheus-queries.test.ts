@@ -471,6 +471,8 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         ],
         without: [{ provider: 'backup' }],
       },
+      // No stream was cut after its first byte here (docs/sidecar.md): the series is absent.
+      'aicb_requests_total{result="interrupted"}': { exactly: [] },
       // Nothing was skipped (every target had credentials and a model).
       'aicb_fallbacks_total{result=~"skipped_.*"}': { exactly: [] },
       // The controller sends the alerts in a cluster (this policy has no receivers: zeros).

@@ -44,6 +44,29 @@ export interface PodObject extends KubeObject {
   readonly status?: { readonly phase?: string; readonly podIP?: string };
 }
 
+/**
+ * What the controller keeps of a watched pod: its identity and labels (reconcile selects by
+ * labels, delivery checks the uid). Like controller-runtime's cache transforms: an injected pod
+ * as the API server sends it (managedFields, containers with the injected env, volumes, status
+ * conditions) is several kilobytes that the controller never reads, tens of megabytes of heap
+ * for a fleet of thousands held for its lifetime.
+ */
+export function podFacts(object: KubeObject): PodObject {
+  const { name, namespace, uid, resourceVersion, labels, creationTimestamp, deletionTimestamp } =
+    object.metadata;
+  return {
+    metadata: {
+      name,
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(uid === undefined ? {} : { uid }),
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      ...(labels === undefined ? {} : { labels }),
+      ...(creationTimestamp === undefined ? {} : { creationTimestamp }),
+      ...(deletionTimestamp === undefined ? {} : { deletionTimestamp }),
+    },
+  };
+}
+
 /** True when `value` has the `metadata.name` every object has; guards JSON from the wire. */
 export function isKubeObject(value: unknown): value is KubeObject {
   if (typeof value !== 'object' || value === null) return false;
