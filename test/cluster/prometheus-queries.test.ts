@@ -471,8 +471,6 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         ],
         without: [{ provider: 'backup' }],
       },
-      // No stream was cut after its first byte here (docs/sidecar.md): the series is absent.
-      'aicb_requests_total{result="interrupted"}': { exactly: [] },
       // Nothing was skipped (every target had credentials and a model).
       'aicb_fallbacks_total{result=~"skipped_.*"}': { exactly: [] },
       // The controller sends the alerts in a cluster (this policy has no receivers: zeros).
@@ -622,9 +620,12 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
       'sum(aicb_controller_stream_clients)': { exactly: [{}], value: (v) => v === 2 },
       'histogram_quantile(0.95, sum by (le) (rate(aicb_controller_propagation_seconds_bucket[5m])) and on () (sum(rate(aicb_controller_propagation_seconds_count[5m])) > 0))':
         { exactly: [{}], value: positive },
+      // Acks come when a snapshot is delivered: whether one falls between two scrapes depends on
+      // timing (all of them may precede the first scrape), so the rate may be 0; the series must be
+      // there, and only for accepted snapshots.
       'sum by (result) (rate(aicb_controller_acks_total[5m]))': {
         exactly: [{ result: 'accepted' }],
-        value: positive,
+        value: zeroOrMore,
       },
     };
   };
