@@ -33,7 +33,7 @@ import { StreamGrammar, type EventKind } from '../providers/stream-grammar.ts';
 import { parseRetryAfterMs } from '../retry-after.ts';
 import { SseFramer, type EventDisposition } from '../sse/sse-framer.ts';
 import { SseEventTooLargeError, type SseBoundary } from '../sse/sse-reader.ts';
-import { bodyDecoder, type BodyDecoder } from './content-decoding.ts';
+import { bodyDecoder, decodable, type BodyDecoder } from './content-decoding.ts';
 import type { Exchange } from './exchange.ts';
 
 /** An upstream answer the chain did not pass on (kept to return if no target does better). */
@@ -297,8 +297,9 @@ class Attempt {
 
   /** Sets up reading the body through a decoder for the phase just entered. */
   #decode(encoding: string | undefined): void {
-    if (encoding !== undefined && encoding !== 'identity') {
-      // Decoded here: the app gets plain bytes, so the encoding headers go.
+    if (encoding !== undefined && encoding !== 'identity' && decodable(encoding)) {
+      // Decoded here: the app gets plain bytes, so the encoding headers go. An encoding the
+      // sidecar cannot decode keeps its header, so the app is never told raw bytes are plain.
       this.#headers = { ...this.#headers };
       delete this.#headers['content-encoding'];
       delete this.#headers['content-length'];

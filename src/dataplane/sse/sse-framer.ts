@@ -57,11 +57,6 @@ export class SseFramer {
     this.#carry = [];
   }
 
-  /** Whether bytes of an unfinished event are held. */
-  get midEvent(): boolean {
-    return this.#carry.length > 0 || this.#reader.midEvent;
-  }
-
   readonly #onBoundary = (b: SseBoundary): boolean => {
     const piece = this.#chunk.subarray(this.#from, b.end);
     this.#from = b.end;

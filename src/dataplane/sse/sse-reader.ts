@@ -143,11 +143,6 @@ export class SseReader {
     }
   }
 
-  /** True while an event has started but not ended (bytes after the last blank line). */
-  get midEvent(): boolean {
-    return this.#partialBytes > 0 || this.#data !== undefined || this.#name !== '';
-  }
-
   /** One non-empty line, `line[start, end)`; `text` is the Latin-1 view of `line`. */
   #field(line: Buffer, text: string, ascii: boolean, start: number, end: number): void {
     const first = text.charCodeAt(start);

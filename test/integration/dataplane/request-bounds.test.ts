@@ -159,6 +159,22 @@ describe('encodings', () => {
     expect(await res.json()).toEqual(JSON.parse(answer));
   });
 
+  it('keeps the content-encoding of an error body it cannot decode, so the app is not misled', async () => {
+    oa.queue({
+      type: 'raw',
+      status: 500,
+      headers: { 'content-type': 'application/json', 'content-encoding': 'x-unknown' },
+      chunks: ['opaque bytes'],
+    });
+    const res = await request(`${sc.url}/openai/v1/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'gpt-4o', messages: [] }),
+    });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['content-encoding']).toBe('x-unknown');
+    expect(await res.body.text()).toBe('opaque bytes');
+  });
+
   it('decodes a gzip event stream to read its grammar, and sends it plain', async () => {
     const stream =
       `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\n` +
