@@ -3,7 +3,7 @@
 // the app's own credentials reach its provider), the policy's resolved Secret leaves the
 // sidecar's state file, a restart keeps the pass-through, the sidecar's health and the
 // controller's metrics and logs say so, and a new policy takes the sidecar back.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { V1Secret } from '@kubernetes/client-node';
@@ -123,8 +123,13 @@ describe.skipIf(!env.available)(env.available ? TITLE : `${TITLE} (skipped: ${en
     expect(res.headers.get('x-aicb-error')).toBe('AICB_CIRCUIT_OPEN');
     await res.body?.cancel();
     expect(provider.requests).toHaveLength(0);
-    // The resolved Secret is on disk while the policy governs (what deletion must remove).
-    expect(stateFile()).toContain('sk-delivered-secret');
+    // The resolved Secret is on disk while the policy governs (what deletion must remove). The
+    // file is written right after the policy is applied, so it may lag the readiness seen above.
+    const persisted = await waitFor('the policy on disk', () => {
+      const text = existsSync(join(stateDir(), 'last-good-snapshot.json')) ? stateFile() : '';
+      return Promise.resolve(text.includes('sk-delivered-secret') ? text : undefined);
+    });
+    expect(persisted).toContain('sk-delivered-secret');
     expect((await health(sidecar)).policy?.mode).toBe('enforcing');
   });
 
