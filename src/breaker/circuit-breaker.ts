@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../shared/clock.ts';
 import type { BreakerConfig } from './breaker-config.ts';
 import { describeValue, validateBreakerConfig } from './breaker-config-validation.ts';
 import { DEFAULT_BREAKER_CONFIG } from './breaker-defaults.ts';
+import { BreakerCounters, type BreakerStats } from './breaker-counters.ts';
 import { BreakerEvents } from './breaker-events.ts';
 import {
   parseBreakerSnapshot,
@@ -16,7 +17,6 @@ import {
   type BreakerState,
   type BreakerStateKind,
   type ClosedState,
-  type ForcedOpenState,
   type HalfOpenState,
   type OpenState,
   type TransitionReason,
@@ -29,6 +29,18 @@ import type {
   Ticket,
 } from './breaker-ticket.ts';
 import { BreakerConfigError, BreakerSnapshotError, IllegalTransitionError } from './errors.ts';
+import {
+  forcedOpenState,
+  forcedRetryAfterMs,
+  holdHandle,
+  lapsedAtMs,
+  parseForceOpenOptions,
+  withClaim,
+  withoutHold,
+  type ForcedClaim,
+  type ForceOpenOptions,
+  type HoldHandle,
+} from './forced-claims.ts';
 import { HalfOpenTrial, type TrialVerdict } from './half-open-trial.ts';
 import { openDurationMs, type RandomSource } from './open-duration.ts';
 import { RollingWindow } from './rolling-window.ts';
@@ -46,24 +58,6 @@ export interface CircuitBreakerOptions {
   readonly random?: RandomSource;
   /** Event hub to publish to (a registry shares one across its breakers). */
   readonly events?: BreakerEvents;
-}
-
-/** Options of forceOpen. */
-export interface ForceOpenOptions {
-  /** Operator's reason, echoed in the stateChange event and status. */
-  readonly reason?: string;
-  /** Monotonic deadline after which this (non-hold) claim lapses and the breaker closes. */
-  readonly untilMs?: number;
-  /** Return a ref-counted handle: the breaker stays forced until every handle is released. */
-  readonly hold?: boolean;
-}
-
-/** A ref-counted isolation claim from forceOpen({hold: true}). */
-export interface HoldHandle {
-  /** Drops this claim; the last one closes the breaker. Idempotent. */
-  release(): void;
-  /** True once release() was called (or the forced state ended another way). */
-  readonly released: boolean;
 }
 
 /** Effective state plus the numbers that metrics, health and status read. */
@@ -103,29 +97,6 @@ export interface BreakerStatus {
   } | null;
 }
 
-/** Per-class counts of reported outcomes. */
-export interface OutcomeCounts {
-  readonly success: number;
-  readonly failure: number;
-  readonly ignored: number;
-}
-
-/** Monotonic counters since construction, kept whether or not anyone listens to events. */
-export interface BreakerStats {
-  /** Outcomes that counted (not late). */
-  readonly calls: OutcomeCounts;
-  /** Outcomes reported against an earlier epoch or a settled lease. */
-  readonly lateCalls: OutcomeCounts;
-  /** Calls slower than slowCall.durationMs (only counted when the slow rule is on). */
-  readonly slowCalls: number;
-  readonly rejections: Readonly<Record<RejectionReason, number>>;
-  /** Real transitions keyed "from->to". */
-  readonly transitions: Readonly<Record<string, number>>;
-  readonly probeTimeouts: number;
-}
-
-const NO_HOLD = 0;
-
 /** Arguments of the outcome being applied, in one object each breaker reuses (closed path: 0 B). */
 interface OutcomeReport {
   cls: OutcomeClass;
@@ -147,6 +118,11 @@ interface OutcomeReport {
  * kept; new thresholds apply from the next outcome (nothing is re-evaluated on update, so a reload
  * alone never trips); an open period keeps its deadline and probe leases their expiry, the next
  * open period and lease use the new values; a changed window geometry re-buckets the counts by age.
+ *
+ * Its parts: HalfOpenTrial runs a half-open period (probe limit, leases, verdict; B5),
+ * forced-claims.ts the operator's forced-open claims (B6), BreakerCounters the counters (B8),
+ * RollingWindow and TripRules the closed-state rules (B3). Every state operation runs through
+ * BreakerEvents.batch, so its events are delivered after it has committed (B7).
  */
 export class CircuitBreaker {
   /** Key shown in events, tickets and snapshots. */
@@ -154,7 +130,7 @@ export class CircuitBreaker {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #trial = new HalfOpenTrial();
-  readonly #transitions = new Map<string, number>();
+  readonly #counters = new BreakerCounters();
   #events: BreakerEvents;
   #config: BreakerConfig;
   #rules: TripRules;
@@ -165,17 +141,6 @@ export class CircuitBreaker {
   #streakStartMs = 0;
   /** METRICS_ONLY: bit i set while rule i is above its threshold (event once per crossing). */
   #exceeded = 0;
-  #successes = 0;
-  #failures = 0;
-  #ignored = 0;
-  #lateSuccesses = 0;
-  #lateFailures = 0;
-  #lateIgnored = 0;
-  #slowCalls = 0;
-  #rejectedOpen = 0;
-  #rejectedBusy = 0;
-  #rejectedForced = 0;
-  #probeTimeouts = 0;
   readonly #report: OutcomeReport = { cls: 'success', durationMs: 0, retryAfterMs: 0, soft: false };
 
   constructor(options: CircuitBreakerOptions = {}) {
@@ -304,22 +269,7 @@ export class CircuitBreaker {
 
   /** Counters since construction for metrics (independent of event listeners). */
   stats(): BreakerStats {
-    return {
-      calls: { success: this.#successes, failure: this.#failures, ignored: this.#ignored },
-      lateCalls: {
-        success: this.#lateSuccesses,
-        failure: this.#lateFailures,
-        ignored: this.#lateIgnored,
-      },
-      slowCalls: this.#slowCalls,
-      rejections: {
-        open: this.#rejectedOpen,
-        half_open_busy: this.#rejectedBusy,
-        forced_open: this.#rejectedForced,
-      },
-      transitions: Object.fromEntries(this.#transitions),
-      probeTimeouts: this.#probeTimeouts,
-    };
+    return this.#counters.stats();
   }
 
   /**
@@ -331,63 +281,27 @@ export class CircuitBreaker {
   forceOpen(options: ForceOpenOptions & { readonly hold: true }): HoldHandle;
   forceOpen(options?: ForceOpenOptions): void;
   forceOpen(options: ForceOpenOptions = {}): HoldHandle | undefined {
-    const hold = options.hold === true;
-    const noteValue: unknown = options.reason ?? 'manual';
-    const untilValue: unknown = options.untilMs ?? null;
-    if (typeof noteValue !== 'string') {
-      throw new BreakerConfigError(
-        `forceOpen: reason must be a string, got ${describeValue(noteValue)}`,
-      );
-    }
-    if (untilValue !== null && (typeof untilValue !== 'number' || Number.isNaN(untilValue))) {
-      throw new BreakerConfigError(
-        `forceOpen: untilMs must be a number, got ${describeValue(untilValue)}`,
-      );
-    }
-    const note = noteValue;
-    const untilMs = untilValue;
-    if (hold && untilMs !== null) {
-      throw new BreakerConfigError(
-        `forceOpen: untilMs cannot be combined with hold (a hold ends when released), got ${untilMs}`,
-      );
-    }
-    return this.#events.batch(this, this.#forceOpen, { note, untilMs, hold });
+    return this.#events.batch(this, this.#forceOpen, parseForceOpenOptions(options));
   }
 
-  #forceOpen(claim: {
-    note: string;
-    untilMs: number | null;
-    hold: boolean;
-  }): HoldHandle | undefined {
-    const { note, untilMs, hold } = claim;
+  #forceOpen(claim: ForcedClaim): HoldHandle | undefined {
     const now = this.#clock.nowMs();
     this.#settleDeadlines(now);
     const state = this.#state;
     let epoch: number;
     if (state.kind === 'forced_open') {
+      // Forcing a forced breaker only adds the claim: same epoch, no event (B6).
       epoch = state.epoch;
-      this.#state = Object.freeze({
-        ...state,
-        holds: state.holds + (hold ? 1 : NO_HOLD),
-        sticky: state.sticky || !hold,
-        untilMs: hold ? state.untilMs : mergeDeadline(state, untilMs),
-      });
+      this.#state = withClaim(state, claim);
     } else {
       epoch = state.epoch + 1;
       this.#trial.reset();
-      const next: ForcedOpenState = Object.freeze({
-        kind: 'forced_open',
-        epoch,
-        attempt: state.attempt,
-        enteredAtMs: now,
-        note,
-        holds: hold ? 1 : NO_HOLD,
-        sticky: !hold,
-        untilMs: hold ? null : untilMs,
-      });
-      this.#commit(next, 'force_open', note);
+      this.#commit(forcedOpenState(epoch, state.attempt, now, claim), 'force_open', claim.note);
     }
-    return hold ? this.#holdHandle(epoch) : undefined;
+    if (!claim.hold) return undefined;
+    return holdHandle(() => {
+      this.#events.batch(this, this.#releaseHold, epoch);
+    });
   }
 
   /** Force-closed (METRICS_ONLY): never rejects, records, reports threshold crossings once each. */
@@ -588,13 +502,12 @@ export class CircuitBreaker {
         });
         break;
       case 'forced_open':
-        next = Object.freeze({
-          ...base,
-          kind: 'forced_open',
+        // Hold handles do not outlive the process: the forced state comes back as one sticky
+        // claim, still releasable (B9).
+        next = forcedOpenState(epoch, plan.attempt, enteredAtMs, {
           note: plan.forcedNote,
-          holds: NO_HOLD,
-          sticky: true,
           untilMs: plan.forcedUntilRemainingMs === null ? null : now + plan.forcedUntilRemainingMs,
+          hold: false,
         });
         break;
     }
@@ -648,25 +561,15 @@ export class CircuitBreaker {
           return this.#admitProbe(now);
         }
         return this.#reject('open', state.openUntilMs - now, state.epoch);
-      case 'half_open': {
-        const trial = this.#trial;
-        if (trial.inFlight < this.#config.halfOpenMaxProbes) return this.#admitProbe(now);
-        const wait = trial.earliestExpiryMs() - now;
+      case 'half_open':
+        if (this.#trial.mayAdmit(this.#config)) return this.#admitProbe(now);
+        return this.#reject('half_open_busy', this.#trial.busyRetryAfterMs(now), state.epoch);
+      case 'forced_open':
         return this.#reject(
-          'half_open_busy',
-          Number.isFinite(wait) ? Math.max(0, wait) : 0,
+          'forced_open',
+          forcedRetryAfterMs(state, now, this.#config.recoveryTimeoutMs),
           state.epoch,
         );
-      }
-      case 'forced_open': {
-        // A forced state has no deadline unless a lone sticky claim carries one; the
-        // recovery timeout is a sensible Retry-After hint for clients either way.
-        const wait =
-          state.holds === 0 && state.untilMs !== null
-            ? state.untilMs - now
-            : this.#config.recoveryTimeoutMs;
-        return this.#reject('forced_open', Math.max(0, wait), state.epoch);
-      }
     }
   }
 
@@ -685,9 +588,7 @@ export class CircuitBreaker {
   }
 
   #reject(reason: RejectionReason, retryAfterMs: number, epoch: number): Rejection {
-    if (reason === 'open') this.#rejectedOpen++;
-    else if (reason === 'half_open_busy') this.#rejectedBusy++;
-    else this.#rejectedForced++;
+    this.#counters.rejection(reason);
     const events = this.#events;
     if (events.has('rejected')) {
       events.publish('rejected', { key: this.key, reason, retryAfterMs, epoch });
@@ -723,7 +624,7 @@ export class CircuitBreaker {
     }
     const failed = cls === 'failure';
     const slow = cls !== 'ignored' && durationMs > this.#slowAboveMs;
-    this.#count(cls, slow, late);
+    this.#counters.outcome(cls, slow, late);
     if (events.has('outcome')) {
       events.publish('outcome', {
         key: this.key,
@@ -762,24 +663,6 @@ export class CircuitBreaker {
       case 'open':
       case 'forced_open':
       case 'disabled':
-        return;
-    }
-  }
-
-  #count(cls: OutcomeClass, slow: boolean, late: boolean): void {
-    if (slow) this.#slowCalls++;
-    switch (cls) {
-      case 'success':
-        if (late) this.#lateSuccesses++;
-        else this.#successes++;
-        return;
-      case 'failure':
-        if (late) this.#lateFailures++;
-        else this.#failures++;
-        return;
-      case 'ignored':
-        if (late) this.#lateIgnored++;
-        else this.#ignored++;
         return;
     }
   }
@@ -877,7 +760,7 @@ export class CircuitBreaker {
       for (;;) {
         const expired = trial.takeExpired(now);
         if (expired === null) break;
-        this.#probeTimeouts++;
+        this.#counters.probeTimeout();
         const events = this.#events;
         if (events.has('probeTimeout')) {
           events.publish('probeTimeout', {
@@ -895,8 +778,9 @@ export class CircuitBreaker {
       }
       this.#checkHalfOpenDeadline(now);
     } else if (state.kind === 'forced_open') {
-      if (state.holds === 0 && state.untilMs !== null && now >= state.untilMs) {
-        this.#enterClosed(Math.max(state.enteredAtMs, state.untilMs), 0, 'force_expired');
+      const lapsedAt = lapsedAtMs(state, now);
+      if (lapsedAt !== null) {
+        this.#enterClosed(lapsedAt, 0, 'force_expired');
         this.#publishReset('force_expired');
       }
     }
@@ -1009,8 +893,7 @@ export class CircuitBreaker {
     const from = this.#state;
     this.#state = next;
     if (from.kind === next.kind) return;
-    const name = `${from.kind}->${next.kind}`;
-    this.#transitions.set(name, (this.#transitions.get(name) ?? 0) + 1);
+    this.#counters.transition(from.kind, next.kind);
     const events = this.#events;
     if (!events.has('stateChange')) return;
     const event = {
@@ -1040,33 +923,15 @@ export class CircuitBreaker {
     if (events.has('reset')) events.publish('reset', { key: this.key, reason });
   }
 
-  #holdHandle(epoch: number): HoldHandle {
-    let released = false;
-    const releaseHold = (): void => {
-      this.#events.batch(this, this.#releaseHold, epoch);
-    };
-    return {
-      get released(): boolean {
-        return released;
-      },
-      release(): void {
-        if (released) return;
-        released = true;
-        releaseHold();
-      },
-    };
-  }
-
   #releaseHold(epoch: number): void {
     const now = this.#clock.nowMs();
     this.#settleDeadlines(now);
     const state = this.#state;
     // A hold from an earlier forced period (released or reset since) has nothing to drop.
-    if (state.kind !== 'forced_open' || state.epoch !== epoch || state.holds === 0) return;
-    const holds = state.holds - 1;
-    const stickyLive = state.sticky && (state.untilMs === null || now < state.untilMs);
-    if (holds > 0 || stickyLive) {
-      this.#state = Object.freeze({ ...state, holds });
+    if (state.kind !== 'forced_open' || state.epoch !== epoch) return;
+    const next = withoutHold(state, now);
+    if (next !== null) {
+      this.#state = next;
       return;
     }
     this.#enterClosed(now, 0, 'release');
@@ -1084,11 +949,4 @@ export class CircuitBreaker {
     if (this.#consecutive === 0) return 0;
     return now - this.#streakStartMs >= this.#config.windowMs ? 0 : this.#consecutive;
   }
-}
-
-/** Deadline of merged sticky claims: "until released" wins, otherwise the later deadline. */
-function mergeDeadline(state: ForcedOpenState, untilMs: number | null): number | null {
-  if (!state.sticky) return untilMs;
-  if (state.untilMs === null || untilMs === null) return null;
-  return Math.max(state.untilMs, untilMs);
 }
