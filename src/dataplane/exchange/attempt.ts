@@ -387,8 +387,9 @@ class Attempt {
       case 'streaming':
         this.#framer?.finish();
         if (this.#phaseNow() === 'pre-content') {
-          // The stream ended before any content: an empty answer is not a faithful one.
-          this.#failBeforeCommit(STREAM_ERROR, this.#heldResponse());
+          // The stream ended before any content: an empty answer is not a faithful one, and
+          // what was held (comments, pings) is no answer to return either.
+          this.#failBeforeCommit(STREAM_ERROR, undefined);
         } else if (this.#phaseNow() === 'streaming') {
           this.#interrupt('the upstream stream ended before its terminator', STREAM_ERROR);
         }
