@@ -151,3 +151,78 @@ describe('a stream without content from the last target', () => {
     expect(answer.text.endsWith('data: [DONE]\n\n')).toBe(true);
   });
 });
+
+const chunk = (choices: unknown[]) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices })}\n\n`;
+const textChunk = (content: string) =>
+  chunk([{ index: 0, delta: { content }, finish_reason: null }]);
+
+describe('an answer that is not a stream of its API, before any content', () => {
+  it('falls back from a first event that is not JSON, and counts it against that target', async () => {
+    oa2.queue({ type: 'raw', chunks: ['data: {not json\n\n', textChunk('x'), 'data: [DONE]\n\n'] });
+    const client = new OpenAI({ apiKey: 'sk-app', baseURL: `${sc.url}/oa2/v1`, maxRetries: 0 });
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
+    let text = '';
+    for await (const part of stream) text += part.choices[0]?.delta.content ?? '';
+    expect(text).toBe('The circuit is closed');
+    expect(response.headers.get('x-aicb-attempts')).toBe('oa2:stream_error,openai:200');
+    expect(await failures('oa2')).toBe('1');
+  });
+
+  it('falls back from a JSON answer to a streaming request', async () => {
+    const completion = JSON.stringify({
+      id: 'x',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+    });
+    oa2.queue({
+      type: 'raw',
+      headers: { 'content-type': 'application/json' },
+      chunks: [completion],
+    });
+    const answer = await post('/oa2/v1/chat/completions', { ...chat });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['x-aicb-attempts']).toBe('oa2:stream_error,openai:200');
+    expect(answer.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(answer.text.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it.each([
+    ['a first event that is not JSON', ['data: {not json\n\n', textChunk('x')]],
+    ['a chunk without choices', ['data: {"id":"c"}\n\n']],
+    ['a terminator before any content', ['data: [DONE]\n\n']],
+  ])('answers a single target 502, not 200, for %s', async (_name, chunks) => {
+    oa.queue({ type: 'raw', chunks, then: 'end' });
+    const answer = await post('/solo/v1/chat/completions', { ...chat });
+    expect(answer.status).toBe(502);
+    expect(answer.headers['x-aicb-attempts']).toBe('solo:stream_error');
+    expect(answer.headers['x-aicb-error']).toBe('AICB_UPSTREAM_UNAVAILABLE');
+  });
+
+  it('refuses an Anthropic stream whose content comes before message_start', async () => {
+    an.queue({
+      type: 'raw',
+      chunks: [
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}\n\n',
+      ],
+    });
+    const answer = await post('/claude/v1/messages', { ...messages });
+    expect(answer.status).toBe(502);
+    expect(answer.headers['x-aicb-attempts']).toBe('claude:stream_error');
+  });
+
+  it('holds an opening chunk without choices (Azure prompt_filter_results) and passes it on', async () => {
+    const filter = chunk([]);
+    oa.queue({
+      type: 'raw',
+      chunks: [filter, textChunk('a'), textChunk('b'), 'data: [DONE]\n\n'],
+    });
+    const answer = await post('/solo/v1/chat/completions', { ...chat });
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(filter + textChunk('a') + textChunk('b') + 'data: [DONE]\n\n');
+  });
+});
