@@ -83,8 +83,8 @@ export class StreamGrammar {
     switch (this.#api) {
       case 'openai-chat': {
         if (kind === 'end') return 'invalid';
-        const chunk = parseJson(data);
-        if (!isJsonObject(chunk) || !Array.isArray(chunk.choices)) return 'invalid';
+        const chunk = parseJsonObject(data);
+        if (chunk === undefined || !Array.isArray(chunk.choices)) return 'invalid';
         return chunk.choices.length === 0 ? 'preamble' : 'content';
       }
       case 'anthropic-messages':
@@ -218,8 +218,7 @@ class TypedEvent {
 
 /** Whether event data is a JSON object with a string `type` (every Messages and Responses event). */
 function typedObject(data: string): boolean {
-  const json = parseJson(data);
-  return isJsonObject(json) && typeof json.type === 'string';
+  return typeof parseJsonObject(data)?.type === 'string';
 }
 
 function messageOf(error: unknown): string {
