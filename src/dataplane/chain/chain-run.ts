@@ -58,6 +58,8 @@ export class ChainRun {
   #held: HeldResponse | undefined;
   #heldFrom: string | undefined;
   #lastTransport: AttemptOutcome | undefined;
+  /** A target answered in an encoding the sidecar could not decode to mask its key in. */
+  #undecodable = false;
   #retryAfterMs = Number.POSITIVE_INFINITY;
   #dispatched = 0;
   #connectionLimited = 0;
@@ -274,7 +276,10 @@ export class ChainRun {
         this.#count('internal_error');
         return 'served';
       case 'failed':
-        this.#attempts.push(`${name}:${attemptLabel(result.outcome, result.held)}`);
+        this.#attempts.push(
+          `${name}:${result.undecodable === true ? 'undecodable_encoding' : attemptLabel(result.outcome, result.held)}`,
+        );
+        if (result.undecodable === true) this.#undecodable = true;
         if (isFallback)
           metrics.fallbacks.inc({ from: this.#requested.name, to: name, result: 'failure' });
         if (result.held !== undefined) {
@@ -488,6 +493,17 @@ export class ChainRun {
         model: undefined,
         attempts,
       });
+      this.#count('upstream_error');
+      return;
+    }
+    if (this.#undecodable) {
+      sendError(
+        res,
+        format,
+        'AICB_UPSTREAM_UNDECODABLE',
+        `An upstream answered in a content-encoding the sidecar cannot decode, so the key the policy gave it could not be masked; the answer was dropped (tried ${this.#attempts.join(', ')}).`,
+        { 'x-aicb-attempts': attempts },
+      );
       this.#count('upstream_error');
       return;
     }
