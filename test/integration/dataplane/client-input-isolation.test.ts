@@ -95,6 +95,35 @@ describe('client input never trips a circuit', () => {
     expect(await openaiState()).toBe('closed');
   });
 
+  it.each([
+    ['a raw tab in a message', '{"model":"gpt-4o","messages":[{"role":"user","content":"a\tb"}]}'],
+    [
+      'a bad escape in a message',
+      '{"model":"gpt-4o","messages":[{"role":"user","content":"\\x41"}]}',
+    ],
+    ['a short \\u in the model', '{"model":"gpt-\\u12","messages":[]}'],
+    [
+      'a control character in stream_options',
+      '{"model":"gpt-4o","stream":true,"stream_options":{"x":"\u0001"},"messages":[]}',
+    ],
+  ])(
+    'refuses a body with %s with 400 before any call, also when the fallback would translate it',
+    async (_name, body) => {
+      expect(() => JSON.parse(body) as unknown).toThrow(SyntaxError);
+      // The primary fails, so the chain would go on to the Anthropic fallback (a translation).
+      oa.setDefault({ type: 'status', status: 503 });
+      for (let i = 0; i < 3; i++) {
+        const res = await post(body);
+        expect(res.status).toBe(400);
+        expect(res.headers['x-aicb-error']).toBe('AICB_INVALID_JSON');
+        expect(res.text).toMatch(/in a string at byte \d+/);
+      }
+      expect(oa.requests).toHaveLength(0);
+      expect(claude.requests).toHaveLength(0);
+      expect(await openaiState()).toBe('closed');
+    },
+  );
+
   it('treats a chat body as JSON whatever its content type says', async () => {
     const res = await request(`${sc.url}/openai/v1/chat/completions`, {
       method: 'POST',
