@@ -5,12 +5,14 @@
  */
 export class SecretRedactor {
   readonly #secret: Buffer;
+  readonly #secretText: string;
   readonly #mask: Buffer;
   /** The end of the last chunk, held back because a key may be split across chunks. */
   #carry: Buffer | undefined;
 
   constructor(secret: string) {
     this.#secret = Buffer.from(secret);
+    this.#secretText = secret;
     this.#mask = Buffer.alloc(this.#secret.length, '*');
   }
 
@@ -27,7 +29,7 @@ export class SecretRedactor {
 
   /** A header value: masked. */
   maskText(value: string): string {
-    const secret = this.#secret.toString();
+    const secret = this.#secretText;
     return value.includes(secret) ? value.split(secret).join('*'.repeat(secret.length)) : value;
   }
 
