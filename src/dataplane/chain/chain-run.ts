@@ -13,6 +13,7 @@ import type { CircuitBreaker } from '../../breaker/circuit-breaker.ts';
 import type { CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
+import { sleep, systemTimers, type Timers } from '../../shared/timers.ts';
 import type { AttemptOutcome } from '../classify-outcome.ts';
 import { formatOfApi, type SidecarErrorCode } from '../client-errors.ts';
 import { recordUsage } from '../cost/record-usage.ts';
@@ -34,6 +35,8 @@ export interface ChainContext {
   readonly metrics: SidecarMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Retry waits. Default: Node's timers. */
+  readonly timers?: Timers;
   /** Told when a request found every target of its chain open (an alertable moment). */
   readonly onAllTargetsOpen?: (upstream: string, endpoint: string, attempts: string) => void;
 }
@@ -55,6 +58,8 @@ export class ChainRun {
   #held: HeldResponse | undefined;
   #heldFrom: string | undefined;
   #lastTransport: AttemptOutcome | undefined;
+  /** A target answered in an encoding the sidecar could not decode to mask its key in. */
+  #undecodable = false;
   #retryAfterMs = Number.POSITIVE_INFINITY;
   #dispatched = 0;
   #connectionLimited = 0;
@@ -164,7 +169,7 @@ export class ChainRun {
 
   #count(result: string): void {
     this.#ctx.metrics.requests.inc({
-      upstream: this.#requested.name,
+      provider: this.#requested.name,
       endpoint: this.#route.endpoint,
       result,
     });
@@ -271,7 +276,10 @@ export class ChainRun {
         this.#count('internal_error');
         return 'served';
       case 'failed':
-        this.#attempts.push(`${name}:${attemptLabel(result.outcome, result.held)}`);
+        this.#attempts.push(
+          `${name}:${result.undecodable === true ? 'undecodable_encoding' : attemptLabel(result.outcome, result.held)}`,
+        );
+        if (result.undecodable === true) this.#undecodable = true;
         if (isFallback)
           metrics.fallbacks.inc({ from: this.#requested.name, to: name, result: 'failure' });
         if (result.held !== undefined) {
@@ -317,17 +325,17 @@ export class ChainRun {
   }
 
   /** Waits between retries; returns early when the app goes away. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const res = this.#res;
-      function done(): void {
-        clearTimeout(timer);
-        res.removeListener('close', done);
-        resolve();
-      }
-      res.once('close', done);
-    });
+  async #sleep(ms: number): Promise<void> {
+    const gone = new AbortController();
+    const onClose = () => {
+      gone.abort();
+    };
+    this.#res.once('close', onClose);
+    try {
+      await sleep(this.#ctx.timers ?? systemTimers, ms, gone.signal);
+    } finally {
+      this.#res.removeListener('close', onClose);
+    }
   }
 
   #record(breaker: CircuitBreaker, ticket: Ticket, name: string, end: AttemptEnd): void {
@@ -488,6 +496,17 @@ export class ChainRun {
       this.#count('upstream_error');
       return;
     }
+    if (this.#undecodable) {
+      sendError(
+        res,
+        format,
+        'AICB_UPSTREAM_UNDECODABLE',
+        `An upstream answered in a content-encoding the sidecar cannot decode, so the key the policy gave it could not be masked; the answer was dropped (tried ${this.#attempts.join(', ')}).`,
+        { 'x-aicb-attempts': attempts },
+      );
+      this.#count('upstream_error');
+      return;
+    }
     if (this.#dispatched > 0) {
       const timedOut =
         this.#lastTransport?.kind === 'failure' && this.#lastTransport.reason.endsWith('timeout');
@@ -500,7 +519,7 @@ export class ChainRun {
         code,
         timedOut
           ? `No upstream answered in time (tried ${this.#attempts.join(', ')}).`
-          : `No upstream could be reached (tried ${this.#attempts.join(', ')}).`,
+          : `No upstream could be reached or gave a usable answer (tried ${this.#attempts.join(', ')}).`,
         { 'x-aicb-attempts': attempts },
       );
       this.#count('upstream_error');

@@ -33,7 +33,7 @@ import { StreamGrammar, type EventKind } from '../providers/stream-grammar.ts';
 import { parseRetryAfterMs } from '../retry-after.ts';
 import { SseFramer, type EventDisposition } from '../sse/sse-framer.ts';
 import { SseEventTooLargeError, type SseBoundary } from '../sse/sse-reader.ts';
-import { bodyDecoder, decodable, type BodyDecoder } from './content-decoding.ts';
+import { bodyDecoder, decodable, type BodyDecoder, type BodySink } from './content-decoding.ts';
 import type { Exchange } from './exchange.ts';
 
 /** An upstream answer the chain did not pass on (kept to return if no target does better). */
@@ -51,6 +51,11 @@ export type AttemptResult =
       readonly kind: 'failed';
       readonly outcome: AttemptOutcome;
       readonly held: HeldResponse | undefined;
+      /**
+       * The target answered in a content-encoding the sidecar cannot decode while it carries a
+       * key the sidecar injected: the answer cannot be masked, so it is not relayed.
+       */
+      readonly undecodable?: true;
     }
   /** The app went away before anything was sent. */
   | { readonly kind: 'cancelled' }
@@ -258,6 +263,16 @@ class Attempt {
       o.failOn,
       parseRetryAfterMs(headers['retry-after'], o.clock.wallMs()),
     );
+    const encoded = encoding !== undefined && encoding !== 'identity';
+    if (encoded && this.#x.redactor !== undefined && !decodable(encoding)) {
+      // The policy's key may be in bytes the sidecar cannot read: nothing of them is relayed.
+      // The status still counts as the upstream's own word; a success is not held against it.
+      const recorded = outcome.kind === 'failure' ? outcome : IGNORED;
+      this.#finish(recorded);
+      this.#settle({ kind: 'failed', outcome: recorded, held: undefined, undecodable: true });
+      this.#abortUpstream(controller);
+      return;
+    }
     if (outcome.kind === 'failure') {
       this.#failure = outcome;
       this.#phase = 'holding-error';
@@ -277,6 +292,12 @@ class Attempt {
       this.#decode(encoding);
       return;
     }
+    if (this.#x.stream && status < 300) {
+      // The app asked for a stream: an answer of another kind gives its SDK no events, so it
+      // is this target's failure (nothing reached the app; the chain may fall back).
+      this.#abandon(STREAM_ERROR, undefined);
+      return;
+    }
     if (this.#x.conversion !== undefined) {
       // Another API's JSON can only be converted whole.
       this.#phase = 'buffering';
@@ -284,20 +305,29 @@ class Attempt {
       return;
     }
     // Passed through as it came, encoding and all: the app's client decodes what it asked for.
+    // Except from a target that got the policy's key: its answer is decoded so the key can be
+    // masked in it (an encoding the sidecar cannot decode was refused above).
     this.#phase = 'passing';
-    if (encoding === undefined || encoding === 'identity') this.#tail = new BodyTail();
-    if (o.capture !== undefined && status === 200 && encoding === undefined) this.#captured = [];
+    const decoded = encoded && this.#x.redactor !== undefined;
+    if (!encoded || decoded) this.#tail = new BodyTail();
+    if (o.capture !== undefined && status === 200 && (encoding === undefined || decoded))
+      this.#captured = [];
     const passed: Record<string, string | string[] | undefined> = { ...headers };
+    if (decoded) {
+      delete passed['content-encoding'];
+      delete passed['content-length'];
+    }
     if (this.#x.redactor !== undefined) redactHeaders(passed, this.#x);
     this.#commitHead(passed);
-    this.#decoder = {
-      push: (chunk) => {
-        this.#onPassing(controller, chunk);
-      },
-      end: () => {
-        this.#onPassingEnd();
-      },
+    const data = (chunk: Buffer): void => {
+      this.#onPassing(controller, chunk);
     };
+    const end = (): void => {
+      this.#onPassingEnd();
+    };
+    this.#decoder = decoded
+      ? bodyDecoder(encoding, this.#guarded({ data, end, error: this.#onDecodeError }))
+      : { push: data, end };
     this.#o.onFirstContent(this.#ttfbMs);
   }
 
@@ -310,23 +340,43 @@ class Attempt {
       delete this.#headers['content-encoding'];
       delete this.#headers['content-length'];
     }
-    this.#decoder = bodyDecoder(encoding === 'identity' ? undefined : encoding, {
+    this.#decoder = bodyDecoder(
+      encoding === 'identity' ? undefined : encoding,
+      this.#guarded({
+        data: (chunk) => {
+          this.#onBody(chunk);
+        },
+        end: () => {
+          this.#onBodyEnd();
+        },
+        error: this.#onDecodeError,
+      }),
+    );
+  }
+
+  readonly #onDecodeError = (): void => {
+    this.#onError(Object.assign(new Error('undecodable body'), { code: 'ERR_BODY_DECODE' }));
+  };
+
+  /** A decoder's sink whose steps run guarded (the decoder calls them from zlib's events). */
+  #guarded(sink: BodySink): BodySink {
+    return {
       data: (chunk) => {
         this.#guard(() => {
-          this.#onBody(chunk);
+          sink.data(chunk);
         });
       },
       end: () => {
         this.#guard(() => {
-          this.#onBodyEnd();
+          sink.end();
         });
       },
-      error: () => {
+      error: (error) => {
         this.#guard(() => {
-          this.#onError(Object.assign(new Error('undecodable body'), { code: 'ERR_BODY_DECODE' }));
+          sink.error(error);
         });
       },
-    });
+    };
   }
 
   #onBody(chunk: Buffer): void {
@@ -394,8 +444,9 @@ class Attempt {
         this.#framer?.finish();
         this.#flush();
         if (this.#phaseNow() === 'pre-content') {
-          // The stream ended before any content: an empty answer is not a faithful one.
-          this.#failBeforeCommit(STREAM_ERROR, this.#heldResponse());
+          // The stream ended before any content: an empty answer is not a faithful one, and
+          // what was held (comments, pings) is no answer to return either.
+          this.#failBeforeCommit(STREAM_ERROR, undefined);
         } else if (this.#phaseNow() === 'streaming') {
           this.#interrupt('the upstream stream ended before its terminator', STREAM_ERROR);
         }
@@ -460,14 +511,23 @@ class Attempt {
   /** One whole event of the upstream's stream. */
   readonly #onEvent = (b: SseBoundary, raw: Buffer): EventDisposition => {
     const grammar = this.#grammar ?? new StreamGrammar(this.#x.upstreamApi);
-    const kind = grammar.event(b.name, b.data);
+    let kind = grammar.event(b.name, b.data);
+    if (this.#phase === 'pre-content' && (kind === 'content' || kind === 'end')) {
+      // The event that would commit the stream: one the app's SDK cannot read (or an empty
+      // answer) is this target's failure, while the chain can still fall back.
+      const verdict = grammar.firstContent(kind, b.data ?? '');
+      if (verdict === 'invalid') {
+        this.#abandon(STREAM_ERROR, undefined);
+        return 'stop';
+      }
+      kind = verdict;
+    }
     const out = this.#render(kind, b, raw);
     if (this.#phase === 'pre-content') {
       this.#emit(out);
       if (kind === 'error') {
         this.#failure = STREAM_ERROR;
-        this.#failBeforeCommit(STREAM_ERROR, this.#heldResponse());
-        if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
+        this.#abandon(STREAM_ERROR, this.#heldResponse());
         return 'stop';
       }
       if (kind !== 'content' && kind !== 'end' && this.#heldBytes <= MAX_PRE_CONTENT_BYTES)
@@ -674,6 +734,12 @@ class Attempt {
       redactHeaders(headers, x);
     }
     return { status: this.#status, headers, body };
+  }
+
+  /** Fails before commit and stops reading the upstream's answer. */
+  #abandon(outcome: AttemptOutcome, held: HeldResponse | undefined): void {
+    this.#failBeforeCommit(outcome, held);
+    if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
   }
 
   #failBeforeCommit(outcome: AttemptOutcome, held: HeldResponse | undefined): void {

@@ -12,7 +12,7 @@
  * - Anthropic Messages: `message_stop` ends; `error` fails; `ping` and `message_start` come
  *   before content; usage is in `message_start` and `message_delta`.
  */
-import { isJsonObject, parseJson } from './translate/json-values.ts';
+import { isJsonObject, parseJsonObject, type JsonObject } from '../../shared/json-object.ts';
 import {
   anthropicCounts,
   openaiUsage,
@@ -36,6 +36,9 @@ export type EventKind =
   /** An event the app did not ask for (the usage chunk the sidecar asked for): not forwarded. */
   | 'drop';
 
+/** The first event past the preamble, checked before anything reaches the app. */
+export type FirstEventVerdict = EventKind | 'invalid';
+
 /** Matches a JSON key `"error"` (in a string value the quotes would be escaped). */
 const ERROR_KEY = /"error"\s*:/;
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
@@ -46,6 +49,8 @@ export class StreamGrammar {
   readonly #stripUsageChunk: boolean;
   #usage: Usage | undefined;
   #anthropic: AnthropicCounts | undefined;
+  /** An Anthropic stream's message_start was seen (its content must come after it). */
+  #messageStarted = false;
   /** The provider's message when the stream reported a failure. */
   errorMessage: string | undefined;
 
@@ -67,6 +72,30 @@ export class StreamGrammar {
     }
   }
 
+  /**
+   * Checks the first event classified `content` or `end`, before the stream is committed to the
+   * app: it must be an event of the API's grammar with something in it. Returns its kind —
+   * `preamble` for an OpenAI chunk without choices (Azure's prompt_filter_results opening) — or
+   * `invalid` for unreadable JSON, an event out of order, or a terminator before any content (an
+   * empty answer). Only this one event is parsed; later events stay on the cheap path.
+   */
+  firstContent(kind: 'content' | 'end', data: string): FirstEventVerdict {
+    switch (this.#api) {
+      case 'openai-chat': {
+        if (kind === 'end') return 'invalid';
+        const chunk = parseJsonObject(data);
+        if (chunk === undefined || !Array.isArray(chunk.choices)) return 'invalid';
+        return chunk.choices.length === 0 ? 'preamble' : 'content';
+      }
+      case 'anthropic-messages':
+        if (kind === 'end' || !this.#messageStarted) return 'invalid';
+        return typedObject(data) ? kind : 'invalid';
+      case 'openai-responses':
+        // response.completed carries the whole response: an answer even without deltas.
+        return typedObject(data) ? kind : 'invalid';
+    }
+  }
+
   /** Tokens the stream reported so far (undefined when none). */
   usage(): Usage | undefined {
     if (this.#api === 'anthropic-messages')
@@ -79,8 +108,8 @@ export class StreamGrammar {
     const hasError = ERROR_KEY.test(data);
     const hasUsage = USAGE_OBJECT.test(data);
     if (!hasError && !hasUsage) return 'content';
-    const chunk = parseJson(data);
-    if (!isJsonObject(chunk)) return 'content';
+    const chunk = parseJsonObject(data);
+    if (chunk === undefined) return 'content';
     if (chunk.error !== undefined && chunk.error !== null) {
       this.errorMessage = messageOf(chunk.error);
       return 'error';
@@ -99,7 +128,7 @@ export class StreamGrammar {
       case 'response.completed':
       case 'response.incomplete': {
         const json = event.json();
-        const response = isJsonObject(json) ? json.response : undefined;
+        const response = json?.response;
         if (isJsonObject(response) && isJsonObject(response.usage)) {
           this.#usage = usageOf('anthropic', response.usage);
         }
@@ -107,7 +136,7 @@ export class StreamGrammar {
       }
       case 'response.failed': {
         const json = event.json();
-        const response = isJsonObject(json) ? json.response : undefined;
+        const response = json?.response;
         this.errorMessage = messageOf(isJsonObject(response) ? response.error : undefined);
         return 'error';
       }
@@ -131,14 +160,15 @@ export class StreamGrammar {
         return 'end';
       case 'error': {
         const json = event.json();
-        this.errorMessage = messageOf(isJsonObject(json) ? json.error : undefined);
+        this.errorMessage = messageOf(json?.error);
         return 'error';
       }
       case 'ping':
         return 'preamble';
       case 'message_start': {
+        this.#messageStarted = true;
         const json = event.json();
-        const message = isJsonObject(json) ? json.message : undefined;
+        const message = json?.message;
         if (isJsonObject(message) && isJsonObject(message.usage))
           this.#anthropic = anthropicCounts(message.usage, undefined);
         return 'preamble';
@@ -147,7 +177,7 @@ export class StreamGrammar {
         const json = event.json();
         // Delta counts are cumulative: the last output_tokens is the answer's; input fields,
         // when present (server tools), replace those of message_start.
-        if (isJsonObject(json) && isJsonObject(json.usage))
+        if (isJsonObject(json?.usage))
           this.#anthropic = anthropicCounts(json.usage, this.#anthropic);
         return 'content';
       }
@@ -164,7 +194,7 @@ export class StreamGrammar {
 class TypedEvent {
   readonly type: string;
   readonly #data: string;
-  #parsed: unknown;
+  #parsed: JsonObject | undefined;
   #read = false;
 
   constructor(name: string, data: string) {
@@ -173,17 +203,22 @@ class TypedEvent {
       this.type = name;
     } else {
       const json = this.json();
-      this.type = isJsonObject(json) && typeof json.type === 'string' ? json.type : '';
+      this.type = typeof json?.type === 'string' ? json.type : '';
     }
   }
 
-  json(): unknown {
+  json(): JsonObject | undefined {
     if (!this.#read) {
-      this.#parsed = parseJson(this.#data);
+      this.#parsed = parseJsonObject(this.#data);
       this.#read = true;
     }
     return this.#parsed;
   }
+}
+
+/** Whether event data is a JSON object with a string `type` (every Messages and Responses event). */
+function typedObject(data: string): boolean {
+  return typeof parseJsonObject(data)?.type === 'string';
 }
 
 function messageOf(error: unknown): string {
