@@ -4,7 +4,7 @@
  * at scrape time, so delivery never waits on metrics and the series cannot drift from the stats.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AlertDispatcherStats } from './alert-dispatcher.ts';
+import type { AlertDispatcherStats } from './delivery-stats.ts';
 
 /** The four alert series; `stats` returns undefined while nothing sends alerts here. */
 export function registerAlertMetrics(

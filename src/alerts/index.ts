@@ -26,16 +26,11 @@ export { alertTargetsOf } from './alert-target.ts';
 export { fingerprintUrl } from './alert-target.ts';
 
 /** The dispatcher, its options, configuration, results and stats. */
-export type {
-  AlertDeliveryResult,
-  AlertDispatcherOptions,
-  AlertDispatcherStats,
-  AlertingConfig,
-  AlertTargetKindStats,
-  AlertTargetStatus,
-  DropReason,
-  EnqueueResult,
-} from './alert-dispatcher.ts';
+export type { AlertingConfig, EnqueueResult } from './alert-dispatcher.ts';
+export type { AlertDispatcherOptions } from './dispatcher-options.ts';
+export type { AlertTargetStatus } from './target-set.ts';
+export type { AlertDeliveryResult, DropReason } from './target-queue.ts';
+export type { AlertDispatcherStats, AlertTargetKindStats } from './delivery-stats.ts';
 /** Fans alerts out to targets in the background: dedup, filter, bounded queues, retries, timeouts. */
 export { AlertDispatcher } from './alert-dispatcher.ts';
 

@@ -147,6 +147,25 @@ export class BreakerEvents {
     }
   }
 
+  /**
+   * The one form of a state operation: runs `op` with `self` as `this` between begin() and end(),
+   * so the events it publishes reach listeners only after it has committed its state, or thrown
+   * (B7). The operation and its arguments are passed, not captured, so that callers on the closed
+   * path allocate no closure: pass a method and at most two values (pack more into an object the
+   * caller reuses).
+   */
+  batch<T, R>(self: T, op: (this: T) => R): R;
+  batch<T, A, R>(self: T, op: (this: T, a: A) => R, a: A): R;
+  batch<T, A, B, R>(self: T, op: (this: T, a: A, b: B) => R, a: A, b: B): R;
+  batch<T, A, B, R>(self: T, op: (this: T, a?: A, b?: B) => R, a?: A, b?: B): R {
+    this.#depth++;
+    try {
+      return op.call(self, a, b);
+    } finally {
+      this.end();
+    }
+  }
+
   /** Marks the start of a state operation; events published until end() are held back. */
   begin(): void {
     this.#depth++;

@@ -96,30 +96,29 @@ export class BreakerRegistry {
     }
     // Evicted events are delivered once the registry is consistent again, so a listener that
     // calls back into the registry never sees a half-updated list.
-    this.events.begin();
-    try {
-      const breaker = new CircuitBreaker({
-        key,
-        config: this.#configFor(key),
-        clock: this.#clock,
-        random: this.#random,
-        events: this.events,
-      });
-      if (this.#entries.size >= this.#maxKeys) this.#makeRoom();
-      const created: Entry = {
-        key,
-        breaker,
-        lastUsedMs: this.#clock.nowMs(),
-        touched: false,
-        newer: null,
-        older: null,
-      };
-      this.#entries.set(key, created);
-      this.#linkNewest(created);
-      return breaker;
-    } finally {
-      this.events.end();
-    }
+    return this.events.batch(this, this.#create, key);
+  }
+
+  #create(key: string): CircuitBreaker {
+    const breaker = new CircuitBreaker({
+      key,
+      config: this.#configFor(key),
+      clock: this.#clock,
+      random: this.#random,
+      events: this.events,
+    });
+    if (this.#entries.size >= this.#maxKeys) this.#makeRoom();
+    const created: Entry = {
+      key,
+      breaker,
+      lastUsedMs: this.#clock.nowMs(),
+      touched: false,
+      newer: null,
+      older: null,
+    };
+    this.#entries.set(key, created);
+    this.#linkNewest(created);
+    return breaker;
   }
 
   /** The breaker of `key` if present, without creating it or touching its recency. */
@@ -138,12 +137,7 @@ export class BreakerRegistry {
   remove(key: string): boolean {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
-    this.events.begin();
-    try {
-      this.#drop(entry, 'removed');
-    } finally {
-      this.events.end();
-    }
+    this.events.batch(this, this.#drop, entry, 'removed');
     return true;
   }
 
@@ -155,27 +149,26 @@ export class BreakerRegistry {
    * longer. Returns the number of keys dropped.
    */
   sweep(): number {
+    return this.events.batch(this, this.#sweep);
+  }
+
+  #sweep(): number {
     const now = this.#clock.nowMs();
     let dropped = 0;
-    this.events.begin();
-    try {
-      let entry = this.#oldest;
-      while (entry !== null) {
-        const newer = entry.newer;
-        if (entry.touched) {
-          entry.touched = false;
-          entry.lastUsedMs = now;
-        }
-        const idle = this.#idleTtlMs > 0 && now - entry.lastUsedMs >= this.#idleTtlMs;
-        // isEvictable() also settles the breaker's due deadlines, so call it for every key.
-        if (entry.breaker.isEvictable() && idle) {
-          this.#drop(entry, 'idle');
-          dropped++;
-        }
-        entry = newer;
+    let entry = this.#oldest;
+    while (entry !== null) {
+      const newer = entry.newer;
+      if (entry.touched) {
+        entry.touched = false;
+        entry.lastUsedMs = now;
       }
-    } finally {
-      this.events.end();
+      const idle = this.#idleTtlMs > 0 && now - entry.lastUsedMs >= this.#idleTtlMs;
+      // isEvictable() also settles the breaker's due deadlines, so call it for every key.
+      if (entry.breaker.isEvictable() && idle) {
+        this.#drop(entry, 'idle');
+        dropped++;
+      }
+      entry = newer;
     }
     return dropped;
   }

@@ -2,12 +2,14 @@ import { systemClock, type Clock } from '../shared/clock.ts';
 import type { BreakerConfig } from './breaker-config.ts';
 import { describeValue, validateBreakerConfig } from './breaker-config-validation.ts';
 import { DEFAULT_BREAKER_CONFIG } from './breaker-defaults.ts';
+import { BreakerCounters, type BreakerStats } from './breaker-counters.ts';
 import { BreakerEvents } from './breaker-events.ts';
 import {
   parseBreakerSnapshot,
   planRestore,
   BREAKER_SNAPSHOT_VERSION,
   type BreakerSnapshot,
+  type RestorePlan,
 } from './breaker-snapshot.ts';
 import {
   closedState,
@@ -15,7 +17,6 @@ import {
   type BreakerState,
   type BreakerStateKind,
   type ClosedState,
-  type ForcedOpenState,
   type HalfOpenState,
   type OpenState,
   type TransitionReason,
@@ -28,6 +29,18 @@ import type {
   Ticket,
 } from './breaker-ticket.ts';
 import { BreakerConfigError, BreakerSnapshotError, IllegalTransitionError } from './errors.ts';
+import {
+  forcedOpenState,
+  forcedRetryAfterMs,
+  holdHandle,
+  lapsedAtMs,
+  parseForceOpenOptions,
+  withClaim,
+  withoutHold,
+  type ForcedClaim,
+  type ForceOpenOptions,
+  type HoldHandle,
+} from './forced-claims.ts';
 import { HalfOpenTrial, type TrialVerdict } from './half-open-trial.ts';
 import { openDurationMs, type RandomSource } from './open-duration.ts';
 import { RollingWindow } from './rolling-window.ts';
@@ -45,24 +58,6 @@ export interface CircuitBreakerOptions {
   readonly random?: RandomSource;
   /** Event hub to publish to (a registry shares one across its breakers). */
   readonly events?: BreakerEvents;
-}
-
-/** Options of forceOpen. */
-export interface ForceOpenOptions {
-  /** Operator's reason, echoed in the stateChange event and status. */
-  readonly reason?: string;
-  /** Monotonic deadline after which this (non-hold) claim lapses and the breaker closes. */
-  readonly untilMs?: number;
-  /** Return a ref-counted handle: the breaker stays forced until every handle is released. */
-  readonly hold?: boolean;
-}
-
-/** A ref-counted isolation claim from forceOpen({hold: true}). */
-export interface HoldHandle {
-  /** Drops this claim; the last one closes the breaker. Idempotent. */
-  release(): void;
-  /** True once release() was called (or the forced state ended another way). */
-  readonly released: boolean;
 }
 
 /** Effective state plus the numbers that metrics, health and status read. */
@@ -102,28 +97,13 @@ export interface BreakerStatus {
   } | null;
 }
 
-/** Per-class counts of reported outcomes. */
-export interface OutcomeCounts {
-  readonly success: number;
-  readonly failure: number;
-  readonly ignored: number;
+/** Arguments of the outcome being applied, in one object each breaker reuses (closed path: 0 B). */
+interface OutcomeReport {
+  cls: OutcomeClass;
+  durationMs: number;
+  retryAfterMs: number;
+  soft: boolean;
 }
-
-/** Monotonic counters since construction, kept whether or not anyone listens to events. */
-export interface BreakerStats {
-  /** Outcomes that counted (not late). */
-  readonly calls: OutcomeCounts;
-  /** Outcomes reported against an earlier epoch or a settled lease. */
-  readonly lateCalls: OutcomeCounts;
-  /** Calls slower than slowCall.durationMs (only counted when the slow rule is on). */
-  readonly slowCalls: number;
-  readonly rejections: Readonly<Record<RejectionReason, number>>;
-  /** Real transitions keyed "from->to". */
-  readonly transitions: Readonly<Record<string, number>>;
-  readonly probeTimeouts: number;
-}
-
-const NO_HOLD = 0;
 
 /**
  * The circuit breaker of one key: a synchronous state machine with no timers and no I/O.
@@ -138,6 +118,11 @@ const NO_HOLD = 0;
  * kept; new thresholds apply from the next outcome (nothing is re-evaluated on update, so a reload
  * alone never trips); an open period keeps its deadline and probe leases their expiry, the next
  * open period and lease use the new values; a changed window geometry re-buckets the counts by age.
+ *
+ * Its parts: HalfOpenTrial runs a half-open period (probe limit, leases, verdict; B5),
+ * forced-claims.ts the operator's forced-open claims (B6), BreakerCounters the counters (B8),
+ * RollingWindow and TripRules the closed-state rules (B3). Every state operation runs through
+ * BreakerEvents.batch, so its events are delivered after it has committed (B7).
  */
 export class CircuitBreaker {
   /** Key shown in events, tickets and snapshots. */
@@ -145,7 +130,7 @@ export class CircuitBreaker {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #trial = new HalfOpenTrial();
-  readonly #transitions = new Map<string, number>();
+  readonly #counters = new BreakerCounters();
   #events: BreakerEvents;
   #config: BreakerConfig;
   #rules: TripRules;
@@ -156,17 +141,7 @@ export class CircuitBreaker {
   #streakStartMs = 0;
   /** METRICS_ONLY: bit i set while rule i is above its threshold (event once per crossing). */
   #exceeded = 0;
-  #successes = 0;
-  #failures = 0;
-  #ignored = 0;
-  #lateSuccesses = 0;
-  #lateFailures = 0;
-  #lateIgnored = 0;
-  #slowCalls = 0;
-  #rejectedOpen = 0;
-  #rejectedBusy = 0;
-  #rejectedForced = 0;
-  #probeTimeouts = 0;
+  readonly #report: OutcomeReport = { cls: 'success', durationMs: 0, retryAfterMs: 0, soft: false };
 
   constructor(options: CircuitBreakerOptions = {}) {
     // Options may come from untyped callers; check them here once, then trust the types.
@@ -214,7 +189,7 @@ export class CircuitBreaker {
     if (state.kind === 'closed' || state.kind === 'metrics_only' || state.kind === 'disabled') {
       return state.ticket;
     }
-    return this.#acquireSlow();
+    return this.#events.batch(this, this.#acquireSlow);
   }
 
   /** Reports a success (2xx, or a 4xx that is the caller's fault); durationMs feeds the slow rule. */
@@ -253,65 +228,48 @@ export class CircuitBreaker {
    * pendingTransition: true.
    */
   getState(): BreakerStatus {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      const config = this.#config;
-      const window = this.#window;
-      const calls = window.calls(now);
-      const failures = window.failures(now);
-      const slow = window.slow(now);
-      const pending = state.kind === 'open' && now >= state.openUntilMs;
-      return {
-        key: this.key,
-        state: pending ? 'half_open' : state.kind,
-        pendingTransition: pending,
-        epoch: state.epoch,
-        attempt: this.#effectiveAttempt(state, now),
-        openUntilMs: state.kind === 'open' ? state.openUntilMs : null,
-        openRemainingMs: state.kind === 'open' ? Math.max(0, state.openUntilMs - now) : 0,
-        consecutive: this.#effectiveConsecutive(now),
-        failureThreshold: this.#rules.consecutive.threshold(calls),
-        windowCalls: calls,
-        windowFailures: failures,
-        windowSuccesses: calls - failures,
-        windowSlow: slow,
-        failureRate: rateOrNaN(failures, calls, config.failureRate?.minimumRequests ?? 1),
-        slowCallRate: rateOrNaN(slow, calls, config.slowCall?.minimumRequests ?? 1),
-        probesInFlight: state.kind === 'half_open' ? this.#trial.inFlight : 0,
-        probeSuccesses: state.kind === 'half_open' ? this.#trial.successes : 0,
-        probeFailures: state.kind === 'half_open' ? this.#trial.failures : 0,
-        forced:
-          state.kind === 'forced_open'
-            ? { note: state.note, holds: state.holds, untilMs: state.untilMs }
-            : null,
-      };
-    } finally {
-      events.end();
-    }
+    return this.#events.batch(this, this.#getState);
+  }
+
+  #getState(): BreakerStatus {
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    const config = this.#config;
+    const window = this.#window;
+    const calls = window.calls(now);
+    const failures = window.failures(now);
+    const slow = window.slow(now);
+    const pending = state.kind === 'open' && now >= state.openUntilMs;
+    return {
+      key: this.key,
+      state: pending ? 'half_open' : state.kind,
+      pendingTransition: pending,
+      epoch: state.epoch,
+      attempt: this.#effectiveAttempt(state, now),
+      openUntilMs: state.kind === 'open' ? state.openUntilMs : null,
+      openRemainingMs: state.kind === 'open' ? Math.max(0, state.openUntilMs - now) : 0,
+      consecutive: this.#effectiveConsecutive(now),
+      failureThreshold: this.#rules.consecutive.threshold(calls),
+      windowCalls: calls,
+      windowFailures: failures,
+      windowSuccesses: calls - failures,
+      windowSlow: slow,
+      failureRate: rateOrNaN(failures, calls, config.failureRate?.minimumRequests ?? 1),
+      slowCallRate: rateOrNaN(slow, calls, config.slowCall?.minimumRequests ?? 1),
+      probesInFlight: state.kind === 'half_open' ? this.#trial.inFlight : 0,
+      probeSuccesses: state.kind === 'half_open' ? this.#trial.successes : 0,
+      probeFailures: state.kind === 'half_open' ? this.#trial.failures : 0,
+      forced:
+        state.kind === 'forced_open'
+          ? { note: state.note, holds: state.holds, untilMs: state.untilMs }
+          : null,
+    };
   }
 
   /** Counters since construction for metrics (independent of event listeners). */
   stats(): BreakerStats {
-    return {
-      calls: { success: this.#successes, failure: this.#failures, ignored: this.#ignored },
-      lateCalls: {
-        success: this.#lateSuccesses,
-        failure: this.#lateFailures,
-        ignored: this.#lateIgnored,
-      },
-      slowCalls: this.#slowCalls,
-      rejections: {
-        open: this.#rejectedOpen,
-        half_open_busy: this.#rejectedBusy,
-        forced_open: this.#rejectedForced,
-      },
-      transitions: Object.fromEntries(this.#transitions),
-      probeTimeouts: this.#probeTimeouts,
-    };
+    return this.#counters.stats();
   }
 
   /**
@@ -323,70 +281,37 @@ export class CircuitBreaker {
   forceOpen(options: ForceOpenOptions & { readonly hold: true }): HoldHandle;
   forceOpen(options?: ForceOpenOptions): void;
   forceOpen(options: ForceOpenOptions = {}): HoldHandle | undefined {
-    const hold = options.hold === true;
-    const noteValue: unknown = options.reason ?? 'manual';
-    const untilValue: unknown = options.untilMs ?? null;
-    if (typeof noteValue !== 'string') {
-      throw new BreakerConfigError(
-        `forceOpen: reason must be a string, got ${describeValue(noteValue)}`,
-      );
+    return this.#events.batch(this, this.#forceOpen, parseForceOpenOptions(options));
+  }
+
+  #forceOpen(claim: ForcedClaim): HoldHandle | undefined {
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    let epoch: number;
+    if (state.kind === 'forced_open') {
+      // Forcing a forced breaker only adds the claim: same epoch, no event (B6).
+      epoch = state.epoch;
+      this.#state = withClaim(state, claim);
+    } else {
+      epoch = state.epoch + 1;
+      this.#trial.reset();
+      this.#commit(forcedOpenState(epoch, state.attempt, now, claim), 'force_open', claim.note);
     }
-    if (untilValue !== null && (typeof untilValue !== 'number' || Number.isNaN(untilValue))) {
-      throw new BreakerConfigError(
-        `forceOpen: untilMs must be a number, got ${describeValue(untilValue)}`,
-      );
-    }
-    const note = noteValue;
-    const untilMs = untilValue;
-    if (hold && untilMs !== null) {
-      throw new BreakerConfigError(
-        `forceOpen: untilMs cannot be combined with hold (a hold ends when released), got ${untilMs}`,
-      );
-    }
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      let epoch: number;
-      if (state.kind === 'forced_open') {
-        epoch = state.epoch;
-        this.#state = Object.freeze({
-          ...state,
-          holds: state.holds + (hold ? 1 : NO_HOLD),
-          sticky: state.sticky || !hold,
-          untilMs: hold ? state.untilMs : mergeDeadline(state, untilMs),
-        });
-      } else {
-        epoch = state.epoch + 1;
-        this.#trial.reset();
-        const next: ForcedOpenState = Object.freeze({
-          kind: 'forced_open',
-          epoch,
-          attempt: state.attempt,
-          enteredAtMs: now,
-          note,
-          holds: hold ? 1 : NO_HOLD,
-          sticky: !hold,
-          untilMs: hold ? null : untilMs,
-        });
-        this.#commit(next, 'force_open', note);
-      }
-      return hold ? this.#holdHandle(epoch) : undefined;
-    } finally {
-      events.end();
-    }
+    if (!claim.hold) return undefined;
+    return holdHandle(() => {
+      this.#events.batch(this, this.#releaseHold, epoch);
+    });
   }
 
   /** Force-closed (METRICS_ONLY): never rejects, records, reports threshold crossings once each. */
   forceClosed(): void {
-    this.#enterPassThrough('metrics_only', 'force_closed');
+    this.#events.batch(this, this.#enterPassThrough, 'metrics_only', 'force_closed');
   }
 
   /** DISABLED: pure pass-through that records nothing. */
   disable(): void {
-    this.#enterPassThrough('disabled', 'disable');
+    this.#events.batch(this, this.#enterPassThrough, 'disabled', 'disable');
   }
 
   /**
@@ -394,18 +319,16 @@ export class CircuitBreaker {
    * attempt 0, and a reset event. Without an operator state there is nothing to release: no-op.
    */
   release(): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const kind = this.#state.kind;
-      if (kind !== 'forced_open' && kind !== 'metrics_only' && kind !== 'disabled') return;
-      this.#enterClosed(now, 0, 'release');
-      this.#publishReset('release');
-    } finally {
-      events.end();
-    }
+    this.#events.batch(this, this.#release);
+  }
+
+  #release(): void {
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const kind = this.#state.kind;
+    if (kind !== 'forced_open' && kind !== 'metrics_only' && kind !== 'disabled') return;
+    this.#enterClosed(now, 0, 'release');
+    this.#publishReset('release');
   }
 
   /**
@@ -414,14 +337,12 @@ export class CircuitBreaker {
    * old timer can fire (resilience4j #1039).
    */
   reset(): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      this.#enterClosed(this.#clock.nowMs(), 0, 'reset');
-      this.#publishReset('reset');
-    } finally {
-      events.end();
-    }
+    this.#events.batch(this, this.#reset);
+  }
+
+  #reset(): void {
+    this.#enterClosed(this.#clock.nowMs(), 0, 'reset');
+    this.#publishReset('reset');
   }
 
   /**
@@ -429,26 +350,24 @@ export class CircuitBreaker {
    * disabled it throws AICB_ILLEGAL_TRANSITION; already half-open is a no-op.
    */
   halfOpen(): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      switch (state.kind) {
-        case 'half_open':
-          return;
-        case 'open':
-        case 'forced_open':
-          this.#enterHalfOpen(now, state.attempt, 'manual');
-          return;
-        case 'closed':
-        case 'metrics_only':
-        case 'disabled':
-          throw new IllegalTransitionError(this.key, state.kind, 'half_open');
-      }
-    } finally {
-      events.end();
+    this.#events.batch(this, this.#halfOpen);
+  }
+
+  #halfOpen(): void {
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    switch (state.kind) {
+      case 'half_open':
+        return;
+      case 'open':
+      case 'forced_open':
+        this.#enterHalfOpen(now, state.attempt, 'manual');
+        return;
+      case 'closed':
+      case 'metrics_only':
+      case 'disabled':
+        throw new IllegalTransitionError(this.key, state.kind, 'half_open');
     }
   }
 
@@ -459,7 +378,7 @@ export class CircuitBreaker {
         `openFor: durationMs must be a finite number >= 0, got ${describeValue(durationMs)}`,
       );
     }
-    this.#openUntil(this.#clock.nowMs() + durationMs);
+    this.#events.batch(this, this.#openUntil, this.#clock.nowMs() + durationMs);
   }
 
   /**
@@ -473,7 +392,7 @@ export class CircuitBreaker {
         `openUntil: deadlineMs must be a finite number, got ${describeValue(deadlineMs)}`,
       );
     }
-    this.#openUntil(deadlineMs);
+    this.#events.batch(this, this.#openUntil, deadlineMs);
   }
 
   /** Applies a new config without changing state (rule in the class comment). */
@@ -494,45 +413,43 @@ export class CircuitBreaker {
 
   /** Persistable state (B9): relative durations plus the wall-clock time of the snapshot. */
   snapshot(): BreakerSnapshot {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      const consecutive = this.#effectiveConsecutive(now);
-      return {
-        v: BREAKER_SNAPSHOT_VERSION,
-        key: this.key,
-        state: state.kind,
-        epoch: state.epoch,
-        attempt: state.attempt,
-        savedAtWallMs: this.#clock.wallMs(),
-        stateAgeMs: Math.max(0, now - state.enteredAtMs),
-        consecutive,
-        streakAgeMs: consecutive > 0 ? Math.max(0, now - this.#streakStartMs) : null,
-        window: {
-          windowMs: this.#window.windowMs,
-          bucketMs: this.#window.bucketMs,
-          buckets: this.#window.buckets(now),
-        },
-        open:
-          state.kind === 'open'
-            ? { remainingMs: Math.max(0, state.openUntilMs - now), reason: state.reason }
-            : null,
-        forced:
-          state.kind === 'forced_open'
-            ? {
-                note: state.note,
-                holds: state.holds,
-                sticky: state.sticky,
-                untilRemainingMs: state.untilMs === null ? null : Math.max(0, state.untilMs - now),
-              }
-            : null,
-      };
-    } finally {
-      events.end();
-    }
+    return this.#events.batch(this, this.#snapshot);
+  }
+
+  #snapshot(): BreakerSnapshot {
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    const consecutive = this.#effectiveConsecutive(now);
+    return {
+      v: BREAKER_SNAPSHOT_VERSION,
+      key: this.key,
+      state: state.kind,
+      epoch: state.epoch,
+      attempt: state.attempt,
+      savedAtWallMs: this.#clock.wallMs(),
+      stateAgeMs: Math.max(0, now - state.enteredAtMs),
+      consecutive,
+      streakAgeMs: consecutive > 0 ? Math.max(0, now - this.#streakStartMs) : null,
+      window: {
+        windowMs: this.#window.windowMs,
+        bucketMs: this.#window.bucketMs,
+        buckets: this.#window.buckets(now),
+      },
+      open:
+        state.kind === 'open'
+          ? { remainingMs: Math.max(0, state.openUntilMs - now), reason: state.reason }
+          : null,
+      forced:
+        state.kind === 'forced_open'
+          ? {
+              note: state.note,
+              holds: state.holds,
+              sticky: state.sticky,
+              untilRemainingMs: state.untilMs === null ? null : Math.max(0, state.untilMs - now),
+            }
+          : null,
+    };
   }
 
   /**
@@ -547,58 +464,54 @@ export class CircuitBreaker {
       );
     }
     const plan = planRestore(snapshot, this.#clock.wallMs() - snapshot.savedAtWallMs, this.#config);
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      const epoch = Math.max(this.#state.epoch, snapshot.epoch) + 1;
-      const enteredAtMs = now - plan.stateAgeMs;
-      this.#trial.reset();
-      this.#exceeded = 0;
-      this.#window.clear();
-      if (plan.kind !== 'disabled') {
-        for (const bucket of plan.buckets) this.#window.addAged(now, bucket);
-      }
-      this.#consecutive = plan.kind === 'disabled' ? 0 : plan.consecutive;
-      this.#streakStartMs = now - (plan.streakAgeMs ?? 0);
-      const base = { epoch, attempt: plan.attempt, enteredAtMs };
-      let next: BreakerState;
-      switch (plan.kind) {
-        case 'closed':
-          next = closedState(this.key, epoch, plan.attempt, enteredAtMs);
-          break;
-        case 'metrics_only':
-        case 'disabled':
-          next = Object.freeze({
-            ...base,
-            kind: plan.kind,
-            ticket: sharedTicket(this.key, epoch, plan.kind),
-          });
-          break;
-        case 'open':
-          next = Object.freeze({
-            ...base,
-            kind: 'open',
-            openUntilMs: now + plan.openRemainingMs,
-            reason: plan.openReason,
-          });
-          break;
-        case 'forced_open':
-          next = Object.freeze({
-            ...base,
-            kind: 'forced_open',
-            note: plan.forcedNote,
-            holds: NO_HOLD,
-            sticky: true,
-            untilMs:
-              plan.forcedUntilRemainingMs === null ? null : now + plan.forcedUntilRemainingMs,
-          });
-          break;
-      }
-      this.#commit(next, 'restore');
-    } finally {
-      events.end();
+    this.#events.batch(this, this.#restore, snapshot.epoch, plan);
+  }
+
+  #restore(savedEpoch: number, plan: RestorePlan): void {
+    const now = this.#clock.nowMs();
+    const epoch = Math.max(this.#state.epoch, savedEpoch) + 1;
+    const enteredAtMs = now - plan.stateAgeMs;
+    this.#trial.reset();
+    this.#exceeded = 0;
+    this.#window.clear();
+    if (plan.kind !== 'disabled') {
+      for (const bucket of plan.buckets) this.#window.addAged(now, bucket);
     }
+    this.#consecutive = plan.kind === 'disabled' ? 0 : plan.consecutive;
+    this.#streakStartMs = now - (plan.streakAgeMs ?? 0);
+    const base = { epoch, attempt: plan.attempt, enteredAtMs };
+    let next: BreakerState;
+    switch (plan.kind) {
+      case 'closed':
+        next = closedState(this.key, epoch, plan.attempt, enteredAtMs);
+        break;
+      case 'metrics_only':
+      case 'disabled':
+        next = Object.freeze({
+          ...base,
+          kind: plan.kind,
+          ticket: sharedTicket(this.key, epoch, plan.kind),
+        });
+        break;
+      case 'open':
+        next = Object.freeze({
+          ...base,
+          kind: 'open',
+          openUntilMs: now + plan.openRemainingMs,
+          reason: plan.openReason,
+        });
+        break;
+      case 'forced_open':
+        // Hold handles do not outlive the process: the forced state comes back as one sticky
+        // claim, still releasable (B9).
+        next = forcedOpenState(epoch, plan.attempt, enteredAtMs, {
+          note: plan.forcedNote,
+          untilMs: plan.forcedUntilRemainingMs === null ? null : now + plan.forcedUntilRemainingMs,
+          hold: false,
+        });
+        break;
+    }
+    this.#commit(next, 'restore');
   }
 
   /**
@@ -607,19 +520,17 @@ export class CircuitBreaker {
    * Applies due deadlines first (the registry's sweep relies on that).
    */
   isEvictable(): boolean {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const kind = this.#state.kind;
-      if (kind === 'disabled') return true;
-      return (
-        kind === 'closed' && this.#window.calls(now) === 0 && this.#effectiveConsecutive(now) === 0
-      );
-    } finally {
-      events.end();
-    }
+    return this.#events.batch(this, this.#isEvictable);
+  }
+
+  #isEvictable(): boolean {
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const kind = this.#state.kind;
+    if (kind === 'disabled') return true;
+    return (
+      kind === 'closed' && this.#window.calls(now) === 0 && this.#effectiveConsecutive(now) === 0
+    );
   }
 
   /**
@@ -636,45 +547,29 @@ export class CircuitBreaker {
   }
 
   #acquireSlow(): Ticket | Rejection {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      switch (state.kind) {
-        case 'closed':
-        case 'metrics_only':
-        case 'disabled':
-          return state.ticket;
-        case 'open':
-          if (now >= state.openUntilMs) {
-            this.#enterHalfOpen(now, state.attempt, 'open_elapsed');
-            return this.#admitProbe(now);
-          }
-          return this.#reject('open', state.openUntilMs - now, state.epoch);
-        case 'half_open': {
-          const trial = this.#trial;
-          if (trial.inFlight < this.#config.halfOpenMaxProbes) return this.#admitProbe(now);
-          const wait = trial.earliestExpiryMs() - now;
-          return this.#reject(
-            'half_open_busy',
-            Number.isFinite(wait) ? Math.max(0, wait) : 0,
-            state.epoch,
-          );
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    switch (state.kind) {
+      case 'closed':
+      case 'metrics_only':
+      case 'disabled':
+        return state.ticket;
+      case 'open':
+        if (now >= state.openUntilMs) {
+          this.#enterHalfOpen(now, state.attempt, 'open_elapsed');
+          return this.#admitProbe(now);
         }
-        case 'forced_open': {
-          // A forced state has no deadline unless a lone sticky claim carries one; the
-          // recovery timeout is a sensible Retry-After hint for clients either way.
-          const wait =
-            state.holds === 0 && state.untilMs !== null
-              ? state.untilMs - now
-              : this.#config.recoveryTimeoutMs;
-          return this.#reject('forced_open', Math.max(0, wait), state.epoch);
-        }
-      }
-    } finally {
-      events.end();
+        return this.#reject('open', state.openUntilMs - now, state.epoch);
+      case 'half_open':
+        if (this.#trial.mayAdmit(this.#config)) return this.#admitProbe(now);
+        return this.#reject('half_open_busy', this.#trial.busyRetryAfterMs(now), state.epoch);
+      case 'forced_open':
+        return this.#reject(
+          'forced_open',
+          forcedRetryAfterMs(state, now, this.#config.recoveryTimeoutMs),
+          state.epoch,
+        );
     }
   }
 
@@ -693,9 +588,7 @@ export class CircuitBreaker {
   }
 
   #reject(reason: RejectionReason, retryAfterMs: number, epoch: number): Rejection {
-    if (reason === 'open') this.#rejectedOpen++;
-    else if (reason === 'half_open_busy') this.#rejectedBusy++;
-    else this.#rejectedForced++;
+    this.#counters.rejection(reason);
     const events = this.#events;
     if (events.has('rejected')) {
       events.publish('rejected', { key: this.key, reason, retryAfterMs, epoch });
@@ -710,79 +603,66 @@ export class CircuitBreaker {
     retryAfterMs: number,
     soft: boolean,
   ): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      if (this.#state.kind === 'half_open') this.#settleDeadlines(now);
-      const state = this.#state;
-      let late = ticket.epoch !== state.epoch;
-      if (!late && state.kind === 'disabled') return;
-      if (!late && state.kind === 'half_open') {
-        late = !ticket.isProbe || !this.#trial.release(ticket);
-      }
-      const failed = cls === 'failure';
-      const slow = cls !== 'ignored' && durationMs > this.#slowAboveMs;
-      this.#count(cls, slow, late);
-      if (events.has('outcome')) {
-        events.publish('outcome', {
-          key: this.key,
-          class: cls,
-          soft: failed && soft,
-          slow,
-          late,
-          isProbe: ticket.isProbe,
-          durationMs,
-          epoch: ticket.epoch,
-        });
-      }
-      if (late) return;
-      switch (state.kind) {
-        case 'closed':
-          if (cls !== 'ignored') this.#recordClosed(state, now, failed, slow, soft, retryAfterMs);
-          return;
-        case 'metrics_only':
-          if (cls !== 'ignored') this.#recordMetricsOnly(now, failed, slow, soft);
-          return;
-        case 'half_open':
-          if (cls !== 'ignored') {
-            const verdict = this.#trial.record(failed, now, this.#config);
-            if (verdict !== 'continue') {
-              this.#decide(
-                verdict,
-                now,
-                verdict === 'close' ? 'probe_success' : 'probe_failure',
-                retryAfterMs,
-              );
-              return;
-            }
-          }
-          this.#checkHalfOpenDeadline(now);
-          return;
-        case 'open':
-        case 'forced_open':
-        case 'disabled':
-          return;
-      }
-    } finally {
-      events.end();
-    }
+    const report = this.#report;
+    report.cls = cls;
+    report.durationMs = durationMs;
+    report.retryAfterMs = retryAfterMs;
+    report.soft = soft;
+    this.#events.batch(this, this.#applyOutcome, ticket, report);
   }
 
-  #count(cls: OutcomeClass, slow: boolean, late: boolean): void {
-    if (slow) this.#slowCalls++;
-    switch (cls) {
-      case 'success':
-        if (late) this.#lateSuccesses++;
-        else this.#successes++;
+  #applyOutcome(ticket: Ticket, report: OutcomeReport): void {
+    const { cls, durationMs, retryAfterMs, soft } = report;
+    const events = this.#events;
+    const now = this.#clock.nowMs();
+    if (this.#state.kind === 'half_open') this.#settleDeadlines(now);
+    const state = this.#state;
+    let late = ticket.epoch !== state.epoch;
+    if (!late && state.kind === 'disabled') return;
+    if (!late && state.kind === 'half_open') {
+      late = !ticket.isProbe || !this.#trial.release(ticket);
+    }
+    const failed = cls === 'failure';
+    const slow = cls !== 'ignored' && durationMs > this.#slowAboveMs;
+    this.#counters.outcome(cls, slow, late);
+    if (events.has('outcome')) {
+      events.publish('outcome', {
+        key: this.key,
+        class: cls,
+        soft: failed && soft,
+        slow,
+        late,
+        isProbe: ticket.isProbe,
+        durationMs,
+        epoch: ticket.epoch,
+      });
+    }
+    if (late) return;
+    switch (state.kind) {
+      case 'closed':
+        if (cls !== 'ignored') this.#recordClosed(state, now, failed, slow, soft, retryAfterMs);
         return;
-      case 'failure':
-        if (late) this.#lateFailures++;
-        else this.#failures++;
+      case 'metrics_only':
+        if (cls !== 'ignored') this.#recordMetricsOnly(now, failed, slow, soft);
         return;
-      case 'ignored':
-        if (late) this.#lateIgnored++;
-        else this.#ignored++;
+      case 'half_open':
+        if (cls !== 'ignored') {
+          const verdict = this.#trial.record(failed, now, this.#config);
+          if (verdict !== 'continue') {
+            this.#decide(
+              verdict,
+              now,
+              verdict === 'close' ? 'probe_success' : 'probe_failure',
+              retryAfterMs,
+            );
+            return;
+          }
+        }
+        this.#checkHalfOpenDeadline(now);
+        return;
+      case 'open':
+      case 'forced_open':
+      case 'disabled':
         return;
     }
   }
@@ -880,7 +760,7 @@ export class CircuitBreaker {
       for (;;) {
         const expired = trial.takeExpired(now);
         if (expired === null) break;
-        this.#probeTimeouts++;
+        this.#counters.probeTimeout();
         const events = this.#events;
         if (events.has('probeTimeout')) {
           events.publish('probeTimeout', {
@@ -898,8 +778,9 @@ export class CircuitBreaker {
       }
       this.#checkHalfOpenDeadline(now);
     } else if (state.kind === 'forced_open') {
-      if (state.holds === 0 && state.untilMs !== null && now >= state.untilMs) {
-        this.#enterClosed(Math.max(state.enteredAtMs, state.untilMs), 0, 'force_expired');
+      const lapsedAt = lapsedAtMs(state, now);
+      if (lapsedAt !== null) {
+        this.#enterClosed(lapsedAt, 0, 'force_expired');
         this.#publishReset('force_expired');
       }
     }
@@ -967,55 +848,43 @@ export class CircuitBreaker {
   }
 
   #enterPassThrough(kind: 'metrics_only' | 'disabled', reason: TransitionReason): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      if (state.kind === kind) return;
-      const epoch = state.epoch + 1;
-      this.#window.clear();
-      this.#consecutive = 0;
-      this.#exceeded = 0;
-      this.#trial.reset();
-      this.#commit(
-        Object.freeze({
-          kind,
-          epoch,
-          attempt: state.attempt,
-          enteredAtMs: now,
-          ticket: sharedTicket(this.key, epoch, kind),
-        }),
-        reason,
-      );
-    } finally {
-      events.end();
-    }
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    if (state.kind === kind) return;
+    const epoch = state.epoch + 1;
+    this.#window.clear();
+    this.#consecutive = 0;
+    this.#exceeded = 0;
+    this.#trial.reset();
+    this.#commit(
+      Object.freeze({
+        kind,
+        epoch,
+        attempt: state.attempt,
+        enteredAtMs: now,
+        ticket: sharedTicket(this.key, epoch, kind),
+      }),
+      reason,
+    );
   }
 
   #openUntil(deadlineMs: number): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      switch (state.kind) {
-        case 'open':
-          this.#state = Object.freeze({ ...state, openUntilMs: deadlineMs, reason: 'manual' });
-          return;
-        case 'closed':
-        case 'half_open':
-          this.#enterOpen(now, state.attempt, Math.max(0, deadlineMs - now), 'manual');
-          return;
-        case 'forced_open':
-        case 'metrics_only':
-        case 'disabled':
-          throw new IllegalTransitionError(this.key, state.kind, 'open');
-      }
-    } finally {
-      events.end();
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    switch (state.kind) {
+      case 'open':
+        this.#state = Object.freeze({ ...state, openUntilMs: deadlineMs, reason: 'manual' });
+        return;
+      case 'closed':
+      case 'half_open':
+        this.#enterOpen(now, state.attempt, Math.max(0, deadlineMs - now), 'manual');
+        return;
+      case 'forced_open':
+      case 'metrics_only':
+      case 'disabled':
+        throw new IllegalTransitionError(this.key, state.kind, 'open');
     }
   }
 
@@ -1024,8 +893,7 @@ export class CircuitBreaker {
     const from = this.#state;
     this.#state = next;
     if (from.kind === next.kind) return;
-    const name = `${from.kind}->${next.kind}`;
-    this.#transitions.set(name, (this.#transitions.get(name) ?? 0) + 1);
+    this.#counters.transition(from.kind, next.kind);
     const events = this.#events;
     if (!events.has('stateChange')) return;
     const event = {
@@ -1055,43 +923,19 @@ export class CircuitBreaker {
     if (events.has('reset')) events.publish('reset', { key: this.key, reason });
   }
 
-  #holdHandle(epoch: number): HoldHandle {
-    let released = false;
-    const releaseHold = (): void => {
-      this.#releaseHold(epoch);
-    };
-    return {
-      get released(): boolean {
-        return released;
-      },
-      release(): void {
-        if (released) return;
-        released = true;
-        releaseHold();
-      },
-    };
-  }
-
   #releaseHold(epoch: number): void {
-    const events = this.#events;
-    events.begin();
-    try {
-      const now = this.#clock.nowMs();
-      this.#settleDeadlines(now);
-      const state = this.#state;
-      // A hold from an earlier forced period (released or reset since) has nothing to drop.
-      if (state.kind !== 'forced_open' || state.epoch !== epoch || state.holds === 0) return;
-      const holds = state.holds - 1;
-      const stickyLive = state.sticky && (state.untilMs === null || now < state.untilMs);
-      if (holds > 0 || stickyLive) {
-        this.#state = Object.freeze({ ...state, holds });
-        return;
-      }
-      this.#enterClosed(now, 0, 'release');
-      this.#publishReset('release');
-    } finally {
-      events.end();
+    const now = this.#clock.nowMs();
+    this.#settleDeadlines(now);
+    const state = this.#state;
+    // A hold from an earlier forced period (released or reset since) has nothing to drop.
+    if (state.kind !== 'forced_open' || state.epoch !== epoch) return;
+    const next = withoutHold(state, now);
+    if (next !== null) {
+      this.#state = next;
+      return;
     }
+    this.#enterClosed(now, 0, 'release');
+    this.#publishReset('release');
   }
 
   #effectiveAttempt(state: BreakerState, now: number): number {
@@ -1105,11 +949,4 @@ export class CircuitBreaker {
     if (this.#consecutive === 0) return 0;
     return now - this.#streakStartMs >= this.#config.windowMs ? 0 : this.#consecutive;
   }
-}
-
-/** Deadline of merged sticky claims: "until released" wins, otherwise the later deadline. */
-function mergeDeadline(state: ForcedOpenState, untilMs: number | null): number | null {
-  if (!state.sticky) return untilMs;
-  if (state.untilMs === null || untilMs === null) return null;
-  return Math.max(state.untilMs, untilMs);
 }

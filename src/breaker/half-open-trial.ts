@@ -12,7 +12,11 @@ interface ProbeLease {
 }
 
 /**
- * The probe bookkeeping of one half-open period: leases in flight and the tally that decides.
+ * One half-open period: which probes may start, their leases in flight, and the tally that
+ * decides between closing and reopening (B5).
+ *
+ * At most `halfOpenMaxProbes` probes are in flight; a call beyond that is turned away at once
+ * (half_open_busy, never queued) and told to retry when the earliest lease expires.
  *
  * Default mode: `successThreshold` successes close, the first failure reopens. Sample mode
  * (`probeSample` set): reopen as soon as failures reach the rate over the planned sample
@@ -54,7 +58,21 @@ export class HalfOpenTrial {
     this.#lastOutcomeAtMs = Number.NEGATIVE_INFINITY;
   }
 
-  /** Registers an admitted probe. */
+  /** May another probe start now? True while fewer than halfOpenMaxProbes are in flight (B5). */
+  mayAdmit(config: BreakerConfig): boolean {
+    return this.#leases.length < config.halfOpenMaxProbes;
+  }
+
+  /**
+   * Retry-After for a call turned away while the probes are busy: the time until the earliest
+   * lease expires and frees a slot (0 when none is in flight or it is already due).
+   */
+  busyRetryAfterMs(nowMs: number): number {
+    const wait = this.earliestExpiryMs() - nowMs;
+    return Number.isFinite(wait) ? Math.max(0, wait) : 0;
+  }
+
+  /** Registers an admitted probe (the caller checked mayAdmit). */
   admit(ticket: Ticket, admittedAtMs: number, expiresAtMs: number): void {
     this.#leases.push({ ticket, admittedAtMs, expiresAtMs });
   }

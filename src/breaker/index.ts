@@ -36,16 +36,14 @@ export type {
   RejectionReason,
   Ticket,
 } from './breaker-ticket.ts';
+export type { BreakerStats, OutcomeCounts } from './breaker-counters.ts';
 export {
   CircuitBreaker,
-  type BreakerStats,
   type BreakerStatus,
   type CircuitBreakerOptions,
-  type ForceOpenOptions,
-  type HoldHandle,
-  type OutcomeCounts,
 } from './circuit-breaker.ts';
 export { BreakerConfigError, BreakerSnapshotError, IllegalTransitionError } from './errors.ts';
+export type { ForceOpenOptions, HoldHandle } from './forced-claims.ts';
 export { HalfOpenTrial, type TrialVerdict } from './half-open-trial.ts';
 export {
   backoffCapMs,

@@ -152,12 +152,7 @@ export function computePolicyStatus(input: StatusInput): PolicyStatus {
             type: 'Degraded',
             status: 'True',
             reason: 'CircuitOpen',
-            message: open
-              .map(
-                (c) =>
-                  `${c.upstream}/${c.endpoint} open in ${c.openSidecars} of ${sessions.length} sidecars`,
-              )
-              .join('; '),
+            message: degradedMessage(open, sessions.length),
             observedGeneration: generation,
           },
           nowWallMs,
@@ -179,7 +174,7 @@ export function computePolicyStatus(input: StatusInput): PolicyStatus {
     upstreams: upstreamsColumn(input.upstreams),
     openCircuits: open.length,
     sidecars: { selected, connected: sessions.length, acknowledged, rejected },
-    circuits: circuits.slice(0, 256).map((c) => ({
+    circuits: listedCircuits(circuits).map((c) => ({
       upstream: c.upstream,
       endpoint: c.endpoint,
       state: c.state,
@@ -276,6 +271,46 @@ function statusState(state: CircuitReport['state']): CircuitState {
     case 'disabled':
       return 'closed';
   }
+}
+
+/** The schema's bound on `status.circuits`. */
+export const STATUS_CIRCUITS_MAX = 256;
+/** Open circuits the Degraded message names; the rest are counted (`openCircuits` has them all). */
+export const DEGRADED_MESSAGE_MAX_NAMED = 20;
+
+/**
+ * The circuits `status.circuits` lists, by name. Past the schema's bound the worst states are kept
+ * first: a fleet-wide outage of many upstreams is when the list overflows, and cutting by name
+ * alone would hide open circuits behind closed ones.
+ */
+export function listedCircuits(
+  circuits: readonly CircuitAggregate[],
+  max = STATUS_CIRCUITS_MAX,
+): CircuitAggregate[] {
+  if (circuits.length <= max) return [...circuits];
+  const worstFirst = circuits
+    .map((c, index) => ({ c, index }))
+    .sort((a, b) => SEVERITY[b.c.state] - SEVERITY[a.c.state] || a.index - b.index)
+    .slice(0, max);
+  // Back to name order (the input's), which `kubectl get -o yaml` readers expect.
+  return worstFirst.sort((a, b) => a.index - b.index).map((x) => x.c);
+}
+
+/**
+ * The Degraded condition's message: the first open circuits by name, then how many more. A
+ * message over the schema's 32768 characters would fail the whole status write, and hundreds of
+ * upstreams times endpoint classes can be open at once.
+ */
+export function degradedMessage(
+  open: readonly CircuitAggregate[],
+  sidecars: number,
+  maxNamed = DEGRADED_MESSAGE_MAX_NAMED,
+): string {
+  const named = open
+    .slice(0, maxNamed)
+    .map((c) => `${c.upstream}/${c.endpoint} open in ${c.openSidecars} of ${sidecars} sidecars`)
+    .join('; ');
+  return open.length > maxNamed ? `${named}; and ${open.length - maxNamed} more` : named;
 }
 
 /**

@@ -1,11 +1,9 @@
 // The dispatcher's promises on a fake clock: filtering, dedup windows, retry schedules, bounded
 // queues, timeouts, reloads and shutdown, without a socket or a real timer.
 import { describe, expect, it } from 'vitest';
-import {
-  AlertDispatcher,
-  type AlertDeliveryResult,
-  type AlertDispatcherOptions,
-} from '../../../src/alerts/alert-dispatcher.ts';
+import { AlertDispatcher } from '../../../src/alerts/alert-dispatcher.ts';
+import type { AlertDispatcherOptions } from '../../../src/alerts/dispatcher-options.ts';
+import type { AlertDeliveryResult } from '../../../src/alerts/target-queue.ts';
 import type { AlertEvent } from '../../../src/alerts/alert-event.ts';
 import { fingerprintUrl, type AlertTarget } from '../../../src/alerts/alert-target.ts';
 import { backoffCeilingMs } from '../../../src/alerts/backoff.ts';

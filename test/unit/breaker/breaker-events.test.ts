@@ -29,6 +29,34 @@ describe('BreakerEvents', () => {
     expect(seen).toEqual(['1', '2']);
   });
 
+  it('batch() runs an operation with its receiver and arguments, delivering its events after it returns', () => {
+    const events = new BreakerEvents();
+    const seen: string[] = [];
+    events.on('reset', (e) => seen.push(`event:${e.key}`));
+    function op(this: { name: string }, a: string, b: number): string {
+      events.publish('reset', { key: a, reason: 'reset' });
+      seen.push(`op:${this.name}:${a}:${String(b)}`);
+      return `${a}${String(b)}`;
+    }
+    expect(events.batch({ name: 'owner' }, op, 'k', 7)).toBe('k7');
+    expect(seen).toEqual(['op:owner:k:7', 'event:k']);
+  });
+
+  it('batch() delivers what the operation published even when it throws, and unwinds', () => {
+    const events = new BreakerEvents();
+    const seen: string[] = [];
+    events.on('reset', (e) => seen.push(e.key));
+    const failing = (): never => {
+      events.publish('reset', { key: 'before-throw', reason: 'reset' });
+      throw new Error('boom');
+    };
+    expect(() => events.batch(undefined, failing)).toThrow('boom');
+    expect(seen).toEqual(['before-throw']);
+    // Not left inside an operation: the next event is delivered at once.
+    events.publish('reset', { key: 'after', reason: 'reset' });
+    expect(seen).toEqual(['before-throw', 'after']);
+  });
+
   it('reports a throwing listener and still reaches the others', () => {
     const errors: unknown[] = [];
     const events = new BreakerEvents((error) => errors.push(error));

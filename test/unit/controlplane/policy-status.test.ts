@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { PolicyObject } from '../../../src/controlplane/kube/resources.ts';
 import { reconcile } from '../../../src/controlplane/reconcile/reconcile.ts';
 import { policyEvents, policyMarks } from '../../../src/controlplane/status/policy-events.ts';
+import type { SidecarSession } from '../../../src/controlplane/delivery/sidecar-hub.ts';
 import {
   computePolicyStatus,
+  degradedMessage,
+  listedCircuits,
+  STATUS_CIRCUITS_MAX,
   upstreamsColumn,
 } from '../../../src/controlplane/status/policy-status.ts';
 import { largeUpstreamName } from '../../support/large-policy.ts';
@@ -125,5 +129,95 @@ describe('status.upstreams', () => {
   it('stops before a name that would leave no room for the suffix', () => {
     expect(upstreamsColumn(['aaaa', 'bbbb', 'cccc', 'dddd'], 17)).toBe('aaaa,bbbb,… +2');
     expect(upstreamsColumn(['aaaa', 'bbbb', 'cccc'], 14)).toBe('aaaa,bbbb,cccc');
+  });
+});
+
+describe('status of a fleet-wide outage over many circuits', () => {
+  // 300 upstreams, one endpoint class each; the last 30 by name are open in the one sidecar.
+  const names = Array.from({ length: 300 }, (_, i) => `up-${String(i).padStart(3, '0')}`);
+  const session: SidecarSession = {
+    id: 1,
+    pod: 'shop/api-1',
+    namespace: 'shop',
+    connectedAtWallMs: 0,
+    sentHash: 'h',
+    sentPolicy: undefined,
+    released: false,
+    sentChangedAtWallMs: 0,
+    ackedHash: 'h',
+    rejectedHash: undefined,
+    problems: [],
+    report: {
+      hash: 'h',
+      transitions: [],
+      circuits: names.map((upstream, i) => ({
+        key: `${upstream}/chat`,
+        upstream,
+        endpoint: 'chat',
+        state: i >= 270 ? ('open' as const) : ('closed' as const),
+        openings: i >= 270 ? 1 : 0,
+        lastTransitionWallMs: i >= 270 ? 1_000 : null,
+      })),
+    },
+    lastTransitions: new Map(),
+  };
+  const status = () => {
+    const result = reconcile({
+      policies: [
+        policy('egress', { podSelector: { matchLabels: { app: 'api' } }, upstreams }, 't0'),
+      ],
+      pods: [{ metadata: { namespace: 'shop', name: 'api-1', labels: { app: 'api' } } }],
+      readSecret: () => 'sk',
+      lastGood: new Map(),
+    });
+    const verdict = result.policies.get('shop/egress');
+    if (verdict === undefined) throw new Error('no verdict');
+    return computePolicyStatus({
+      verdict,
+      upstreams: names,
+      sessions: [session],
+      expectedHash: 'h',
+      nowWallMs: 2_000,
+    });
+  };
+
+  it('lists every open circuit within the schema bound of status.circuits, in name order', () => {
+    const circuits = status().circuits ?? [];
+    expect(circuits).toHaveLength(STATUS_CIRCUITS_MAX);
+    const open = circuits.filter((c) => c.state === 'open').map((c) => c.upstream);
+    expect(open).toEqual(names.slice(270));
+    const listed = circuits.map((c) => c.upstream);
+    expect(listed).toEqual([...listed].sort());
+    expect(status().openCircuits).toBe(30);
+  });
+
+  it('keeps the Degraded message short enough to write, naming the first open circuits', () => {
+    const degraded = status().conditions?.find((c) => c.type === 'Degraded');
+    expect(degraded?.status).toBe('True');
+    expect(degraded?.message).toContain('up-270/chat open in 1 of 1 sidecars');
+    expect(degraded?.message).not.toContain('up-299/');
+    expect(degraded?.message).toMatch(/; and 10 more$/);
+    // What the CRD's message bound accepts whatever the number of open circuits.
+    const many = Array.from({ length: 5_000 }, (_, i) => ({
+      upstream: `u${'x'.repeat(60)}${i}`,
+      endpoint: 'embeddings',
+      state: 'open' as const,
+      openSidecars: 1_000,
+      openings: 1,
+      lastTransitionWallMs: 0,
+    }));
+    expect(degradedMessage(many, 1_000).length).toBeLessThan(32_768);
+  });
+
+  it('keeps the name order when every circuit fits', () => {
+    const few = names.slice(0, 3).map((upstream, i) => ({
+      upstream,
+      endpoint: 'chat',
+      state: i === 2 ? ('open' as const) : ('closed' as const),
+      openSidecars: i === 2 ? 1 : 0,
+      openings: 0,
+      lastTransitionWallMs: null,
+    }));
+    expect(listedCircuits(few).map((c) => c.upstream)).toEqual(names.slice(0, 3));
   });
 });
