@@ -827,12 +827,12 @@ function report(r: Results): string {
     ],
     [
       'estimated cost by upstream / model (aicb_cost_usd_total)',
-      ...cols.map((x) => m(x, (mm) => byLabels(mm, 'aicb_cost_usd_total', ['upstream', 'model']))),
+      ...cols.map((x) => m(x, (mm) => byLabels(mm, 'aicb_cost_usd_total', ['provider', 'model']))),
     ],
     [
       'tokens by upstream / kind (aicb_tokens_total)',
       ...cols.map((x) =>
-        m(x, (mm) => byLabels(mm, 'aicb_tokens_total', ['upstream', 'kind'], int)),
+        m(x, (mm) => byLabels(mm, 'aicb_tokens_total', ['provider', 'kind'], int)),
       ),
     ],
     [

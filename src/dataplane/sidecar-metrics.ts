@@ -86,7 +86,7 @@ export class SidecarMetrics {
   readonly requests = new Counter({
     name: 'aicb_requests_total',
     help: 'Requests received from the app, by requested upstream, endpoint class and result.',
-    labelNames: ['upstream', 'endpoint', 'result'] as const,
+    labelNames: ['provider', 'endpoint', 'result'] as const,
     registers: [this.registry],
   });
 
@@ -130,14 +130,14 @@ export class SidecarMetrics {
   readonly tokens = new Counter({
     name: 'aicb_tokens_total',
     help: 'Tokens reported by providers, by upstream that answered, model (priced or named in the policy, else "other") and kind (input, output).',
-    labelNames: ['upstream', 'model', 'kind'] as const,
+    labelNames: ['provider', 'model', 'kind'] as const,
     registers: [this.registry],
   });
 
   readonly cost = new Counter({
     name: 'aicb_cost_usd_total',
     help: 'Estimated cost in USD of answered calls (usage x the policy price table), by upstream and model.',
-    labelNames: ['upstream', 'model'] as const,
+    labelNames: ['provider', 'model'] as const,
     registers: [this.registry],
   });
 

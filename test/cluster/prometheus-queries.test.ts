@@ -440,6 +440,13 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         exactly: [{ result: 'circuit_open' }],
         value: positive,
       },
+      // docs/metrics.md's release note for the upstream -> provider label rename: the old grouping
+      // finds no such label and folds everything into one unlabelled series, the new one splits.
+      'sum by (upstream) (rate(aicb_requests_total[5m]))': { exactly: [{}], value: positive },
+      'sum by (provider) (rate(aicb_requests_total[5m]))': {
+        exactly: [{ provider: 'openai' }],
+        value: positive,
+      },
       'sum by (namespace, provider, endpoint) (increase(aicb_circuit_openings_total[1d]))': {
         exactly: [
           circuit('a', 'chat'),
@@ -549,14 +556,14 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         value: positive,
       },
       [dashboard(
-        'sum by (upstream) (rate(aicb_requests_total{namespace=~"$namespace", result="fallback"}[5m])) / (sum by (upstream) (rate(aicb_requests_total{namespace=~"$namespace"}[5m])) > 0)',
-      )]: { exactly: [{ upstream: 'openai' }], value: share },
+        'sum by (provider) (rate(aicb_requests_total{namespace=~"$namespace", result="fallback"}[5m])) / (sum by (provider) (rate(aicb_requests_total{namespace=~"$namespace"}[5m])) > 0)',
+      )]: { exactly: [{ provider: 'openai' }], value: share },
       [dashboard(
-        'sum by (upstream, result) (rate(aicb_requests_total{namespace=~"$namespace"}[5m]))',
+        'sum by (provider, result) (rate(aicb_requests_total{namespace=~"$namespace"}[5m]))',
       )]: {
         exactly: [
-          { upstream: 'openai', result: 'fallback' },
-          { upstream: 'openai', result: 'ok' },
+          { provider: 'openai', result: 'fallback' },
+          { provider: 'openai', result: 'ok' },
         ],
         value: positive,
       },
@@ -578,10 +585,10 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         'round(sum(increase(aicb_circuit_openings_total{namespace=~"$namespace"}[24h]))) or vector(0)',
       )]: { exactly: [{}], value: zeroOrMore },
       [dashboard(
-        'sum by (upstream, model) (rate(aicb_cost_usd_total{namespace=~"$namespace"}[5m])) * 3600',
+        'sum by (provider, model) (rate(aicb_cost_usd_total{namespace=~"$namespace"}[5m])) * 3600',
       )]: {
-        exactly: ['openai', 'backup'].flatMap((upstream) =>
-          ['gpt-4o', 'text-embedding-3-small'].map((model) => ({ upstream, model })),
+        exactly: ['openai', 'backup'].flatMap((provider) =>
+          ['gpt-4o', 'text-embedding-3-small'].map((model) => ({ provider, model })),
         ),
         value: zeroOrMore,
       },
@@ -589,11 +596,11 @@ describe.skipIf(!available)(available ? TITLE : `${TITLE} (skipped: ${skipReason
         '(sum by (from, to) (rate(aicb_fallback_cost_usd_total{namespace=~"$namespace"}[5m])) - sum by (from, to) (rate(aicb_fallback_requested_cost_usd_total{namespace=~"$namespace"}[5m]))) * 3600',
       )]: { exactly: [{ from: 'openai', to: 'backup' }], value: (v) => v === 0 },
       [dashboard(
-        'sum by (upstream, model, kind) (rate(aicb_tokens_total{namespace=~"$namespace"}[5m]))',
+        'sum by (provider, model, kind) (rate(aicb_tokens_total{namespace=~"$namespace"}[5m]))',
       )]: {
-        exactly: ['openai', 'backup'].flatMap((upstream) =>
+        exactly: ['openai', 'backup'].flatMap((provider) =>
           ['gpt-4o', 'text-embedding-3-small'].flatMap((model) =>
-            ['input', 'output'].map((kind) => ({ upstream, model, kind })),
+            ['input', 'output'].map((kind) => ({ provider, model, kind })),
           ),
         ),
         value: zeroOrMore,

@@ -164,7 +164,7 @@ export class ChainRun {
 
   #count(result: string): void {
     this.#ctx.metrics.requests.inc({
-      upstream: this.#requested.name,
+      provider: this.#requested.name,
       endpoint: this.#route.endpoint,
       result,
     });

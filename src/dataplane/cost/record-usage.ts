@@ -31,12 +31,12 @@ export function recordUsage(
     served.model === undefined
       ? 'other'
       : modelLabel(snapshot.pricing, served.model, ctx.modelNames);
-  metrics.tokens.inc({ upstream: served.upstream, model, kind: 'input' }, usage.inputTokens);
-  metrics.tokens.inc({ upstream: served.upstream, model, kind: 'output' }, usage.outputTokens);
+  metrics.tokens.inc({ provider: served.upstream, model, kind: 'input' }, usage.inputTokens);
+  metrics.tokens.inc({ provider: served.upstream, model, kind: 'output' }, usage.outputTokens);
   const price = served.model === undefined ? undefined : priceOf(snapshot.pricing, served.model);
   if (price === undefined) return;
   const cost = costUsd(price, usage);
-  metrics.cost.inc({ upstream: served.upstream, model }, cost);
+  metrics.cost.inc({ provider: served.upstream, model }, cost);
   if (!served.isFallback) return;
   const labels = { from: ctx.requestedUpstream, to: served.upstream };
   metrics.fallbackCost.inc(labels, cost);

@@ -43,7 +43,7 @@ export async function handleRequest(
     routed.kind === 'route' ? ctx.runtime.upstream(routed.route.upstream) : undefined;
   if (routed.kind === 'invalid_path') {
     refuse('AICB_INVALID_PATH', `The request path cannot be forwarded: ${routed.reason}.`);
-    ctx.metrics.requests.inc({ upstream: 'unknown', endpoint: 'other', result: 'rejected' });
+    ctx.metrics.requests.inc({ provider: 'unknown', endpoint: 'other', result: 'rejected' });
     return;
   }
   if (routed.kind !== 'route' || requested === undefined) {
@@ -53,7 +53,7 @@ export async function handleRequest(
       `No upstream matches this path. Configured upstreams: ${names}. Use /{upstream}/... or /v1/... for the default (${snapshot.defaultUpstream}).`,
     );
     ctx.metrics.requests.inc({
-      upstream: 'unknown',
+      provider: 'unknown',
       endpoint: endpointOf(url),
       result: 'rejected',
     });
@@ -64,7 +64,7 @@ export async function handleRequest(
   const format = formatOfApi(api);
   const rejected = () => {
     ctx.metrics.requests.inc({
-      upstream: route.upstream,
+      provider: route.upstream,
       endpoint: route.endpoint,
       result: 'rejected',
     });
@@ -78,7 +78,7 @@ export async function handleRequest(
         'the app closed the request during its upload',
       );
       ctx.metrics.requests.inc({
-        upstream: route.upstream,
+        provider: route.upstream,
         endpoint: route.endpoint,
         result: 'cancelled',
       });

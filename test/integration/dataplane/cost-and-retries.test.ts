@@ -68,10 +68,10 @@ describe('token and cost accounting', () => {
       messages: [{ role: 'user', content: 'hi' }],
     });
     const m = await running().metricsText();
-    expect(metric(m, 'aicb_tokens_total{upstream="openai",model="gpt-4o",kind="input"}')).toBe(12);
-    expect(metric(m, 'aicb_tokens_total{upstream="openai",model="gpt-4o",kind="output"}')).toBe(6);
+    expect(metric(m, 'aicb_tokens_total{provider="openai",model="gpt-4o",kind="input"}')).toBe(12);
+    expect(metric(m, 'aicb_tokens_total{provider="openai",model="gpt-4o",kind="output"}')).toBe(6);
     // 12 × 2.50 / 1e6 + 6 × 10 / 1e6
-    expect(metric(m, 'aicb_cost_usd_total{upstream="openai",model="gpt-4o"}')).toBeCloseTo(
+    expect(metric(m, 'aicb_cost_usd_total{provider="openai",model="gpt-4o"}')).toBeCloseTo(
       0.00009,
       10,
     );
@@ -89,7 +89,7 @@ describe('token and cost accounting', () => {
     expect(oa.requests[0]?.json).toMatchObject({ stream_options: { include_usage: true } });
     const m = await running().metricsText();
     expect(
-      metric(m, 'aicb_tokens_total{upstream="openai",model="gpt-4o-mini",kind="output"}'),
+      metric(m, 'aicb_tokens_total{provider="openai",model="gpt-4o-mini",kind="output"}'),
     ).toBe(6);
   });
 
@@ -103,10 +103,10 @@ describe('token and cost accounting', () => {
     for await (const chunk of stream) expect(chunk.object).toBe('chat.completion.chunk');
     const m = await running().metricsText();
     expect(
-      metric(m, 'aicb_tokens_total{upstream="anthropic",model="claude-sonnet-4-6",kind="input"}'),
+      metric(m, 'aicb_tokens_total{provider="anthropic",model="claude-sonnet-4-6",kind="input"}'),
     ).toBe(12);
     expect(
-      metric(m, 'aicb_tokens_total{upstream="anthropic",model="claude-sonnet-4-6",kind="output"}'),
+      metric(m, 'aicb_tokens_total{provider="anthropic",model="claude-sonnet-4-6",kind="output"}'),
     ).toBe(6);
     // Served by claude-sonnet-4-6 (3 / 15 per million) instead of gpt-4o (2.5 / 10).
     expect(metric(m, 'aicb_fallback_cost_usd_total{from="openai",to="anthropic"}')).toBeCloseTo(
@@ -131,7 +131,7 @@ describe('token and cost accounting', () => {
     });
     const m = await running().metricsText();
     expect(
-      metric(m, 'aicb_cost_usd_total{upstream="anthropic",model="claude-haiku-4-5"}'),
+      metric(m, 'aicb_cost_usd_total{provider="anthropic",model="claude-haiku-4-5"}'),
     ).toBeCloseTo(0.000042, 10);
   });
 
@@ -139,7 +139,7 @@ describe('token and cost accounting', () => {
     await openai().chat.completions.create({ model: 'my-secret-finetune-123', messages: [] });
     const m = await running().metricsText();
     expect(m).not.toContain('my-secret-finetune-123');
-    expect(metric(m, 'aicb_tokens_total{upstream="openai",model="other",kind="input"}')).toBe(12);
+    expect(metric(m, 'aicb_tokens_total{provider="openai",model="other",kind="input"}')).toBe(12);
   });
 
   it('adds the measured time-to-failure for every request the open circuit short-circuits', async () => {

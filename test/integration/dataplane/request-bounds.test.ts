@@ -74,7 +74,7 @@ describe('request bodies', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(sc.logs.join('')).not.toMatch(/"level":(50|"error")/);
     expect(await sc.metricsText()).toMatch(
-      /aicb_requests_total\{upstream="openai",endpoint="chat",result="cancelled"\} 1/,
+      /aicb_requests_total\{provider="openai",endpoint="chat",result="cancelled"\} 1/,
     );
   });
 });
@@ -131,7 +131,7 @@ describe('streams and connections', () => {
     expect(await res.body.text()).toContain('AICB_STREAM_INTERRUPTED');
     const metrics = await sc.metricsText();
     expect(metrics).toMatch(
-      /aicb_requests_total\{upstream="openai",endpoint="chat",result="interrupted"\} 1/,
+      /aicb_requests_total\{provider="openai",endpoint="chat",result="interrupted"\} 1/,
     );
     expect(metrics).not.toMatch(/aicb_requests_total\{[^}]*result="ok"\}/);
   });

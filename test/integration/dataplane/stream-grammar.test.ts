@@ -104,10 +104,10 @@ describe('OpenAI Responses API streams', () => {
     expect(await stateOf('openai')).toBe('closed');
     const metrics = await sc.metricsText();
     expect(metrics).toMatch(
-      /aicb_requests_total\{upstream="openai",endpoint="responses",result="ok"\} 6/,
+      /aicb_requests_total\{provider="openai",endpoint="responses",result="ok"\} 6/,
     );
     expect(metrics).not.toMatch(/circuit_breaker_failures_total\{provider="openai"/);
-    expect(metrics).toMatch(/aicb_tokens_total\{upstream="openai",model="[^"]+",kind="input"\} 72/);
+    expect(metrics).toMatch(/aicb_tokens_total\{provider="openai",model="[^"]+",kind="input"\} 72/);
   });
 
   it('ends a cut Responses stream with an error event of its own API, which the SDK raises', async () => {

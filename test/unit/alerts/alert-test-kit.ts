@@ -9,8 +9,15 @@ import type {
 } from '../../../src/alerts/alert-notifier.ts';
 import type { CancelTimer, Timers } from '../../../src/shared/timers.ts';
 import type { AlertTarget } from '../../../src/alerts/alert-target.ts';
+import type {
+  AlertDeliveryResult,
+  QueueContext,
+  QueueSettings,
+  TargetQueue,
+} from '../../../src/alerts/target-queue.ts';
 import { ManualClock } from '../../../src/shared/clock.ts';
 import { createLogger, type Logger } from '../../../src/shared/create-logger.ts';
+import { Emitter } from '../../../src/shared/emitter.ts';
 
 interface FakeTimer {
   readonly atMs: number;
@@ -67,6 +74,44 @@ export class FakeScheduler implements Timers {
     this.clock.set(endMs);
     await flush();
   }
+}
+
+/**
+ * A queue context on `scheduler` that records results, log lines and each settled callback (with
+ * the queue's attempts in flight at that moment).
+ */
+export function aQueueContext(
+  scheduler: FakeScheduler,
+  settings: Partial<QueueSettings> = {},
+): {
+  context: QueueContext;
+  results: AlertDeliveryResult[];
+  log: ReturnType<typeof captureLogger>;
+  settled: { queue: TargetQueue; inFlight: number }[];
+} {
+  const log = captureLogger();
+  const results: AlertDeliveryResult[] = [];
+  const emitter = new Emitter<AlertDeliveryResult>();
+  emitter.subscribe((r) => results.push(r));
+  const settled: { queue: TargetQueue; inFlight: number }[] = [];
+  const context: QueueContext = {
+    settings: {
+      maxQueue: 10,
+      maxAttempts: 3,
+      backoff: { initialMs: 1000, maxMs: 1000 },
+      requestTimeoutMs: 5000,
+      maxConcurrent: 1,
+      warnIntervalMs: 60_000,
+      ...settings,
+    },
+    logger: log.logger,
+    clock: scheduler.clock,
+    timers: scheduler,
+    random: () => 0.5,
+    results: emitter,
+    onSettled: (queue) => settled.push({ queue, inFlight: queue.inFlight }),
+  };
+  return { context, results, log, settled };
 }
 
 /** What a scripted receiver does on one attempt: answer, or hang (honouring abort or not). */
