@@ -92,8 +92,10 @@ export const ERROR_CODES = {
   AICB_UPSTREAM_UNAVAILABLE: {
     raisedBy: 'sidecar',
     http: { status: 502, openaiType: 'server_error', anthropicType: 'api_error' },
-    meaning: 'Every attempted upstream refused or reset the connection before answering.',
-    whatToDo: "Check the provider's address and network.",
+    meaning:
+      'Every attempted upstream refused or reset the connection before answering, or answered a stream with no content (empty, only comments or pings, or not a valid stream).',
+    whatToDo:
+      "Check the provider's address and network; `x-aicb-attempts` shows `stream_error` for a stream without content.",
     retry: { retry: false, why: CHAIN_DONE },
   },
   AICB_STREAM_INTERRUPTED: {

@@ -500,7 +500,7 @@ export class ChainRun {
         code,
         timedOut
           ? `No upstream answered in time (tried ${this.#attempts.join(', ')}).`
-          : `No upstream could be reached (tried ${this.#attempts.join(', ')}).`,
+          : `No upstream could be reached or gave a usable answer (tried ${this.#attempts.join(', ')}).`,
         { 'x-aicb-attempts': attempts },
       );
       this.#count('upstream_error');

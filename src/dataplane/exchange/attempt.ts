@@ -271,6 +271,12 @@ class Attempt {
       this.#decode(encoding);
       return;
     }
+    if (this.#x.stream && status < 300) {
+      // The app asked for a stream: an answer of another kind gives its SDK no events, so it
+      // is this target's failure (nothing reached the app; the chain may fall back).
+      this.#abandon(STREAM_ERROR, undefined);
+      return;
+    }
     if (this.#x.conversion !== undefined) {
       // Another API's JSON can only be converted whole.
       this.#phase = 'buffering';
@@ -387,8 +393,9 @@ class Attempt {
       case 'streaming':
         this.#framer?.finish();
         if (this.#phaseNow() === 'pre-content') {
-          // The stream ended before any content: an empty answer is not a faithful one.
-          this.#failBeforeCommit(STREAM_ERROR, this.#heldResponse());
+          // The stream ended before any content: an empty answer is not a faithful one, and
+          // what was held (comments, pings) is no answer to return either.
+          this.#failBeforeCommit(STREAM_ERROR, undefined);
         } else if (this.#phaseNow() === 'streaming') {
           this.#interrupt('the upstream stream ended before its terminator', STREAM_ERROR);
         }
@@ -452,14 +459,23 @@ class Attempt {
   /** One whole event of the upstream's stream. */
   readonly #onEvent = (b: SseBoundary, raw: Buffer): EventDisposition => {
     const grammar = this.#grammar ?? new StreamGrammar(this.#x.upstreamApi);
-    const kind = grammar.event(b.name, b.data);
+    let kind = grammar.event(b.name, b.data);
+    if (this.#phase === 'pre-content' && (kind === 'content' || kind === 'end')) {
+      // The event that would commit the stream: one the app's SDK cannot read (or an empty
+      // answer) is this target's failure, while the chain can still fall back.
+      const verdict = grammar.firstContent(kind, b.data ?? '');
+      if (verdict === 'invalid') {
+        this.#abandon(STREAM_ERROR, undefined);
+        return 'stop';
+      }
+      kind = verdict;
+    }
     const out = this.#render(kind, b, raw);
     if (this.#phase === 'pre-content') {
       this.#emit(out);
       if (kind === 'error') {
         this.#failure = STREAM_ERROR;
-        this.#failBeforeCommit(STREAM_ERROR, this.#heldResponse());
-        if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
+        this.#abandon(STREAM_ERROR, this.#heldResponse());
         return 'stop';
       }
       if (kind !== 'content' && kind !== 'end' && this.#heldBytes <= MAX_PRE_CONTENT_BYTES)
@@ -645,6 +661,12 @@ class Attempt {
       redactHeaders(headers, x);
     }
     return { status: this.#status, headers, body };
+  }
+
+  /** Fails before commit and stops reading the upstream's answer. */
+  #abandon(outcome: AttemptOutcome, held: HeldResponse | undefined): void {
+    this.#failBeforeCommit(outcome, held);
+    if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
   }
 
   #failBeforeCommit(outcome: AttemptOutcome, held: HeldResponse | undefined): void {

@@ -21,6 +21,8 @@ export interface Exchange {
   /** Model the target is asked for (reported in x-aicb-model). */
   readonly model: string | undefined;
   readonly isFallback: boolean;
+  /** The app asked for an event stream (`"stream": true`). */
+  readonly stream: boolean;
   readonly method: string;
   /** Path on the upstream's origin, query included. */
   readonly path: string;
@@ -124,6 +126,7 @@ export function createExchange(input: ExchangeInput): ExchangePlan {
         upstream,
         model,
         isFallback: true,
+        stream: client.stream,
         method: 'POST',
         path: plan.path,
         headers: plan.headers,
@@ -186,6 +189,7 @@ function sameApi(
     upstream,
     model: parts.model,
     isFallback: input.target !== undefined,
+    stream: client.stream,
     method: client.method,
     path: parts.path,
     headers: parts.headers,

@@ -36,6 +36,9 @@ export type EventKind =
   /** An event the app did not ask for (the usage chunk the sidecar asked for): not forwarded. */
   | 'drop';
 
+/** The first event past the preamble, checked before anything reaches the app. */
+export type FirstEventVerdict = EventKind | 'invalid';
+
 /** Matches a JSON key `"error"` (in a string value the quotes would be escaped). */
 const ERROR_KEY = /"error"\s*:/;
 const USAGE_OBJECT = /"usage"\s*:\s*\{/;
@@ -46,6 +49,8 @@ export class StreamGrammar {
   readonly #stripUsageChunk: boolean;
   #usage: Usage | undefined;
   #anthropic: AnthropicCounts | undefined;
+  /** An Anthropic stream's message_start was seen (its content must come after it). */
+  #messageStarted = false;
   /** The provider's message when the stream reported a failure. */
   errorMessage: string | undefined;
 
@@ -64,6 +69,30 @@ export class StreamGrammar {
         return this.#responses(new TypedEvent(name, data));
       case 'anthropic-messages':
         return this.#messages(new TypedEvent(name, data));
+    }
+  }
+
+  /**
+   * Checks the first event classified `content` or `end`, before the stream is committed to the
+   * app: it must be an event of the API's grammar with something in it. Returns its kind —
+   * `preamble` for an OpenAI chunk without choices (Azure's prompt_filter_results opening) — or
+   * `invalid` for unreadable JSON, an event out of order, or a terminator before any content (an
+   * empty answer). Only this one event is parsed; later events stay on the cheap path.
+   */
+  firstContent(kind: 'content' | 'end', data: string): FirstEventVerdict {
+    switch (this.#api) {
+      case 'openai-chat': {
+        if (kind === 'end') return 'invalid';
+        const chunk = parseJson(data);
+        if (!isJsonObject(chunk) || !Array.isArray(chunk.choices)) return 'invalid';
+        return chunk.choices.length === 0 ? 'preamble' : 'content';
+      }
+      case 'anthropic-messages':
+        if (kind === 'end' || !this.#messageStarted) return 'invalid';
+        return typedObject(data) ? kind : 'invalid';
+      case 'openai-responses':
+        // response.completed carries the whole response: an answer even without deltas.
+        return typedObject(data) ? kind : 'invalid';
     }
   }
 
@@ -137,6 +166,7 @@ export class StreamGrammar {
       case 'ping':
         return 'preamble';
       case 'message_start': {
+        this.#messageStarted = true;
         const json = event.json();
         const message = isJsonObject(json) ? json.message : undefined;
         if (isJsonObject(message) && isJsonObject(message.usage))
@@ -184,6 +214,12 @@ class TypedEvent {
     }
     return this.#parsed;
   }
+}
+
+/** Whether event data is a JSON object with a string `type` (every Messages and Responses event). */
+function typedObject(data: string): boolean {
+  const json = parseJson(data);
+  return isJsonObject(json) && typeof json.type === 'string';
 }
 
 function messageOf(error: unknown): string {
