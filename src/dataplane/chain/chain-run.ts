@@ -270,6 +270,17 @@ export class ChainRun {
         );
         this.#count('internal_error');
         return 'served';
+      case 'too_large':
+        this.#attempts.push(`${name}:answer_too_large`);
+        sendError(
+          this.#res,
+          formatOfApi(this.#client.api),
+          'AICB_ANSWER_TOO_LARGE',
+          `The answer of ${name} is larger than the ${String(result.limitBytes / 1024 / 1024)} MiB the sidecar holds to translate it; ask for less, or stream the request.`,
+          { 'x-aicb-attempts': this.#attempts.join(',') },
+        );
+        this.#count('answer_too_large');
+        return 'served';
       case 'failed':
         this.#attempts.push(`${name}:${attemptLabel(result.outcome, result.held)}`);
         if (isFallback)

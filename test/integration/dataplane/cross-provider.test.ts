@@ -4,6 +4,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_TRANSLATED_BODY_BYTES } from '../../../src/dataplane/exchange/attempt.ts';
 import { startFakeProvider, type FakeProvider } from '../../support/fake-provider.ts';
 import { startSidecar, type RunningSidecar } from '../../support/sidecar-harness.ts';
 
@@ -228,6 +229,31 @@ describe('OpenAI app, OpenAI down, answered by Anthropic', () => {
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error.message).toContain('fake anthropic error 400');
     expect(error.headers?.get('x-aicb-upstream')).toBe('anthropic');
+  });
+
+  it("answers an answer too large to translate with the sidecar's own error, not charging the target", async () => {
+    // A healthy Claude answer just over the 32 MiB the sidecar holds to convert a body whole.
+    const text = 'x'.repeat(MAX_TRANSLATED_BODY_BYTES + 1024);
+    const message = `{"id":"msg_big","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"${text}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`;
+    an.queue({
+      type: 'raw',
+      headers: { 'content-type': 'application/json' },
+      chunks: [Buffer.from(message)],
+    });
+    const error = (await openaiClient()
+      .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('AICB_ANSWER_TOO_LARGE');
+    expect(error.message).toMatch(/32 MiB/);
+    expect(error.headers?.get('x-should-retry')).toBe('false');
+    expect(error.headers?.get('x-aicb-attempts')).toBe('openai:503,anthropic:answer_too_large');
+    const metrics = await sc.metricsText();
+    expect(metrics).not.toMatch(/circuit_breaker_failures_total\{provider="anthropic"/);
+    expect(metrics).toContain(
+      'aicb_upstream_duration_seconds_count{provider="anthropic",endpoint="chat",outcome="ignored"} 1',
+    );
   });
 });
 
