@@ -498,7 +498,9 @@ class Attempt {
       return 'stop';
     }
     if (kind === 'end' || this.#translator?.finished === true) {
-      this.#complete();
+      if (this.#translator?.cutShort === true)
+        this.#interrupt('the upstream stream ended without a finish reason', STREAM_ERROR);
+      else this.#complete();
       return 'stop';
     }
     if (kind === 'error') {

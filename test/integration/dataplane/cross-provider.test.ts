@@ -255,11 +255,56 @@ describe('OpenAI app, OpenAI down, answered by Anthropic', () => {
       'aicb_upstream_duration_seconds_count{provider="anthropic",endpoint="chat",outcome="ignored"} 1',
     );
   });
+
+  it('streams a tool-call answer without an empty content, so the final message has content null', async () => {
+    an.setDefault({ type: 'tool', name: 'get_weather', input: { city: 'Paris' } });
+    const stream = openaiClient().chat.completions.stream({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      tools: [weatherTool],
+    });
+    const contents: unknown[] = [];
+    stream.on('chunk', (chunk) => {
+      const delta = chunk.choices[0]?.delta;
+      if (delta !== undefined && 'content' in delta) contents.push(delta.content);
+    });
+    const final = await stream.finalChatCompletion();
+    expect(contents).toEqual([]);
+    expect(final.choices[0]?.message.content).toBeNull();
+    expect(final.choices[0]?.message.tool_calls).toHaveLength(1);
+  });
 });
 
 describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
   beforeEach(() => {
     an.setDefault({ type: 'status', status: 529 });
+  });
+
+  it('ends an OpenAI stream without a finish_reason as interrupted, never as end_turn', async () => {
+    const chunk = (delta: Record<string, unknown>) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    oa.queue({
+      type: 'raw',
+      chunks: [
+        chunk({ role: 'assistant', content: '' }),
+        chunk({ content: 'half an ans' }),
+        'data: [DONE]\n\n',
+      ],
+    });
+    const stream = anthropicClient().messages.stream({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    let text = '';
+    stream.on('text', (delta) => {
+      text += delta;
+    });
+    await expect(stream.finalMessage()).rejects.toThrow(/AICB_STREAM_INTERRUPTED|finish reason/);
+    expect(text).toBe('half an ans');
+    expect(await sc.metricsText()).toContain(
+      'circuit_breaker_failures_total{provider="openai",endpoint="chat",reason="stream_error"} 1',
+    );
   });
 
   it('returns an Anthropic message built from the OpenAI answer', async () => {
