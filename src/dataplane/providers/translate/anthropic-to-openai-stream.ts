@@ -83,9 +83,7 @@ export class AnthropicToOpenaiStream {
   }
 
   /** Never: message_delta always carries Anthropic's stop reason before message_stop. */
-  get cutShort(): boolean {
-    return false;
-  }
+  readonly cutShort = false;
 
   /** The OpenAI SSE text for one Anthropic event (often empty). */
   push(event: SseEvent): string {
