@@ -98,6 +98,14 @@ export const ERROR_CODES = {
       "Check the provider's address and network; `x-aicb-attempts` shows `stream_error` for a stream without content.",
     retry: { retry: false, why: CHAIN_DONE },
   },
+  AICB_UPSTREAM_UNDECODABLE: {
+    raisedBy: 'sidecar',
+    http: { status: 502, openaiType: 'server_error', anthropicType: 'api_error' },
+    meaning:
+      "A fallback target that got the policy's key answered in a `content-encoding` the sidecar cannot decode (it decodes gzip, deflate and br), so the key could not be masked in the answer; the answer was dropped, and no other target answered. Not counted against the circuit unless the status was a failure.",
+    whatToDo: 'Make the provider honour `accept-encoding: identity`, or use gzip, deflate or br.',
+    retry: { retry: false, why: CHAIN_DONE },
+  },
   AICB_STREAM_INTERRUPTED: {
     raisedBy: 'sidecar',
     inStreamOnly: true,

@@ -55,6 +55,8 @@ export class ChainRun {
   #held: HeldResponse | undefined;
   #heldFrom: string | undefined;
   #lastTransport: AttemptOutcome | undefined;
+  /** A target answered in an encoding the sidecar could not decode to mask its key in. */
+  #undecodable = false;
   #retryAfterMs = Number.POSITIVE_INFINITY;
   #dispatched = 0;
   #connectionLimited = 0;
@@ -276,7 +278,10 @@ export class ChainRun {
         );
         return 'served';
       case 'failed':
-        this.#attempts.push(`${name}:${attemptLabel(result.outcome, result.held)}`);
+        this.#attempts.push(
+          `${name}:${result.undecodable === true ? 'undecodable_encoding' : attemptLabel(result.outcome, result.held)}`,
+        );
+        if (result.undecodable === true) this.#undecodable = true;
         if (isFallback)
           metrics.fallbacks.inc({ from: this.#requested.name, to: name, result: 'failure' });
         if (result.held !== undefined) {
@@ -499,6 +504,17 @@ export class ChainRun {
         model: undefined,
         attempts,
       });
+      this.#count('upstream_error');
+      return;
+    }
+    if (this.#undecodable) {
+      sendError(
+        res,
+        format,
+        'AICB_UPSTREAM_UNDECODABLE',
+        `An upstream answered in a content-encoding the sidecar cannot decode, so the key the policy gave it could not be masked; the answer was dropped (tried ${this.#attempts.join(', ')}).`,
+        { 'x-aicb-attempts': attempts },
+      );
       this.#count('upstream_error');
       return;
     }

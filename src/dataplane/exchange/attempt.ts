@@ -33,7 +33,7 @@ import { StreamGrammar, type EventKind } from '../providers/stream-grammar.ts';
 import { parseRetryAfterMs } from '../retry-after.ts';
 import { SseFramer, type EventDisposition } from '../sse/sse-framer.ts';
 import { SseEventTooLargeError, type SseBoundary } from '../sse/sse-reader.ts';
-import { bodyDecoder, decodable, type BodyDecoder } from './content-decoding.ts';
+import { bodyDecoder, decodable, type BodyDecoder, type BodySink } from './content-decoding.ts';
 import type { Exchange } from './exchange.ts';
 
 /** An upstream answer the chain did not pass on (kept to return if no target does better). */
@@ -51,6 +51,11 @@ export type AttemptResult =
       readonly kind: 'failed';
       readonly outcome: AttemptOutcome;
       readonly held: HeldResponse | undefined;
+      /**
+       * The target answered in a content-encoding the sidecar cannot decode while it carries a
+       * key the sidecar injected: the answer cannot be masked, so it is not relayed.
+       */
+      readonly undecodable?: true;
     }
   /** The app went away before anything was sent. */
   | { readonly kind: 'cancelled' }
@@ -260,6 +265,16 @@ class Attempt {
       o.failOn,
       parseRetryAfterMs(headers['retry-after'], o.clock.wallMs()),
     );
+    const encoded = encoding !== undefined && encoding !== 'identity';
+    if (encoded && this.#x.redactor !== undefined && !decodable(encoding)) {
+      // The policy's key may be in bytes the sidecar cannot read: nothing of them is relayed.
+      // The status still counts as the upstream's own word; a success is not held against it.
+      const recorded = outcome.kind === 'failure' ? outcome : IGNORED;
+      this.#finish(recorded);
+      this.#settle({ kind: 'failed', outcome: recorded, held: undefined, undecodable: true });
+      this.#abortUpstream(controller);
+      return;
+    }
     if (outcome.kind === 'failure') {
       this.#failure = outcome;
       this.#phase = 'holding-error';
@@ -292,20 +307,29 @@ class Attempt {
       return;
     }
     // Passed through as it came, encoding and all: the app's client decodes what it asked for.
+    // Except from a target that got the policy's key: its answer is decoded so the key can be
+    // masked in it (an encoding the sidecar cannot decode was refused above).
     this.#phase = 'passing';
-    if (encoding === undefined || encoding === 'identity') this.#tail = new BodyTail();
-    if (o.capture !== undefined && status === 200 && encoding === undefined) this.#captured = [];
+    const decoded = encoded && this.#x.redactor !== undefined;
+    if (!encoded || decoded) this.#tail = new BodyTail();
+    if (o.capture !== undefined && status === 200 && (encoding === undefined || decoded))
+      this.#captured = [];
     const passed: Record<string, string | string[] | undefined> = { ...headers };
+    if (decoded) {
+      delete passed['content-encoding'];
+      delete passed['content-length'];
+    }
     if (this.#x.redactor !== undefined) redactHeaders(passed, this.#x);
     this.#commitHead(passed);
-    this.#decoder = {
-      push: (chunk) => {
-        this.#onPassing(controller, chunk);
-      },
-      end: () => {
-        this.#onPassingEnd();
-      },
+    const data = (chunk: Buffer): void => {
+      this.#onPassing(controller, chunk);
     };
+    const end = (): void => {
+      this.#onPassingEnd();
+    };
+    this.#decoder = decoded
+      ? bodyDecoder(encoding, this.#guarded({ data, end, error: this.#onDecodeError }))
+      : { push: data, end };
     this.#o.onFirstContent(this.#ttfbMs);
   }
 
@@ -318,23 +342,43 @@ class Attempt {
       delete this.#headers['content-encoding'];
       delete this.#headers['content-length'];
     }
-    this.#decoder = bodyDecoder(encoding === 'identity' ? undefined : encoding, {
+    this.#decoder = bodyDecoder(
+      encoding === 'identity' ? undefined : encoding,
+      this.#guarded({
+        data: (chunk) => {
+          this.#onBody(chunk);
+        },
+        end: () => {
+          this.#onBodyEnd();
+        },
+        error: this.#onDecodeError,
+      }),
+    );
+  }
+
+  readonly #onDecodeError = (): void => {
+    this.#onError(Object.assign(new Error('undecodable body'), { code: 'ERR_BODY_DECODE' }));
+  };
+
+  /** A decoder's sink whose steps run guarded (the decoder calls them from zlib's events). */
+  #guarded(sink: BodySink): BodySink {
+    return {
       data: (chunk) => {
         this.#guard(() => {
-          this.#onBody(chunk);
+          sink.data(chunk);
         });
       },
       end: () => {
         this.#guard(() => {
-          this.#onBodyEnd();
+          sink.end();
         });
       },
-      error: () => {
+      error: (error) => {
         this.#guard(() => {
-          this.#onError(Object.assign(new Error('undecodable body'), { code: 'ERR_BODY_DECODE' }));
+          sink.error(error);
         });
       },
-    });
+    };
   }
 
   #onBody(chunk: Buffer): void {

@@ -2,9 +2,14 @@
 // forwarded to the default one with the app's key, paths that could climb out of the API's
 // prefix are refused before the policy's key is added, the app's own key is reused only at the
 // origin it addressed, and a provider echoing the policy's key does not hand it to the app.
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeProvider, type FakeProvider } from '../../support/fake-provider.ts';
+import {
+  startFakeProvider,
+  type Behavior,
+  type FakeProvider,
+} from '../../support/fake-provider.ts';
 import { rawRequest } from '../../support/raw-http.ts';
 import { startSidecar, type RunningSidecar } from '../../support/sidecar-harness.ts';
 
@@ -117,5 +122,108 @@ describe('credential boundaries', () => {
     expect(text).not.toContain(POLICY_KEY);
     expect(JSON.stringify(res.headers)).not.toContain(POLICY_KEY);
     expect(text).toContain('*'.repeat(POLICY_KEY.length));
+  });
+});
+
+describe("the policy's key in a compressed answer", () => {
+  const echo = JSON.stringify({ error: { message: `Incorrect API key provided: ${POLICY_KEY}` } });
+  const answer = JSON.stringify({
+    id: 'c1',
+    object: 'chat.completion',
+    created: 1,
+    model: 'gpt-4o',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: `your key is ${POLICY_KEY}` },
+        finish_reason: 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+  });
+
+  async function viaBackup(primaryFails: Behavior = { type: 'status', status: 500 }): Promise<{
+    status: number;
+    headers: Record<string, unknown>;
+    text: string;
+  }> {
+    primary.setDefault(primaryFails);
+    const res = await request(`${sc.url}/primary/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer app-secret' },
+      body: chat,
+    });
+    // undici does not decode: the bytes are what the app's socket got.
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    return { status: res.statusCode, headers: res.headers, text: bytes.toString('utf8') };
+  }
+
+  it.each([
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const)(
+    'decodes a %s answer before masking, for success and error statuses',
+    async (encoding, compress) => {
+      for (const [status, body] of [
+        [200, answer],
+        [401, echo],
+      ] as const) {
+        backup.queue({
+          type: 'raw',
+          status,
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+          // Split in two so the key may straddle chunks after decoding.
+          chunks: (() => {
+            const packed = compress(Buffer.from(body));
+            const half = Math.floor(packed.length / 2);
+            return [packed.subarray(0, half), packed.subarray(half)];
+          })(),
+          delayMs: 5,
+        });
+        const res = await viaBackup();
+        expect(res.status).toBe(status);
+        expect(res.headers['content-encoding']).toBeUndefined();
+        expect(res.text).not.toContain(POLICY_KEY);
+        expect(res.text).toContain('*'.repeat(POLICY_KEY.length));
+        expect(JSON.parse(res.text)).toBeTypeOf('object');
+      }
+    },
+  );
+
+  it('drops an answer in an encoding it cannot decode: 502 AICB_UPSTREAM_UNDECODABLE, circuit untouched', async () => {
+    backup.setDefault({
+      type: 'raw',
+      status: 200,
+      headers: { 'content-type': 'application/json', 'content-encoding': 'x-weird' },
+      chunks: [answer],
+    });
+    for (let i = 0; i < 6; i++) {
+      // The primary resets, so no upstream answer is held to return instead.
+      const res = await viaBackup({ type: 'reset' });
+      expect(res.status).toBe(502);
+      expect(res.headers['x-aicb-error']).toBe('AICB_UPSTREAM_UNDECODABLE');
+      expect(res.headers['x-aicb-attempts']).toMatch(
+        /^primary:[a-z_]+,mirror:skipped-no_credentials,backup:undecodable_encoding$/,
+      );
+      expect(res.text).not.toContain(POLICY_KEY);
+    }
+    // Six 200s in an unknown encoding are not failures of the backup.
+    expect((await sc.health()).providers.backup).toBe('closed');
+  });
+
+  it('masks the key where a JSON body spells it with escapes', async () => {
+    const escaped = POLICY_KEY.replaceAll('-', '\\u002D').replace('sk', '\\u0073k');
+    backup.queue({
+      type: 'status',
+      status: 401,
+      body: `{"error":{"message":"Incorrect API key provided: ${escaped}"}}`,
+    });
+    const res = await viaBackup();
+    expect(res.status).toBe(401);
+    expect(res.text).not.toContain(escaped);
+    expect(JSON.parse(res.text)).toEqual({
+      error: { message: `Incorrect API key provided: ${'*'.repeat(escaped.length)}` },
+    });
   });
 });
