@@ -57,6 +57,22 @@ module.exports = {
       to: { path: '^src/policy/' },
     },
     {
+      name: 'policy-vocabulary-is-a-leaf',
+      comment:
+        'The names and bounds other contracts share with the policy (API identity, endpoint classes, providers, alert events) import nothing, not even zod, so using them never loads the CRD schemas.',
+      severity: 'error',
+      from: { path: '^src/policy/schema/vocabulary\\.ts$' },
+      to: {},
+    },
+    {
+      name: 'policy-status-schema-stands-alone',
+      comment:
+        'The status the controller writes is its own schema: it builds on none of the spec modules (the resource in policy-schema.ts joins the two).',
+      severity: 'error',
+      from: { path: '^src/policy/policy-status-schema\\.ts$' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'sidecar-never-reaches-kubernetes',
       comment:
         'The sidecar runs in every pod, so what it loads is memory paid N times: @kubernetes/client-node alone adds about 100 MB RSS, and it serves with Node http, no web framework. Nothing reachable from `aicb sidecar` (dynamic imports included) may load the Kubernetes client, fastify or the control plane.',

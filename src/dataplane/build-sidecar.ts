@@ -73,10 +73,15 @@ export interface Sidecar {
    */
   readonly allTargetsOpen: Emitter<AllTargetsOpenEvent>;
   /**
-   * Validates and applies a snapshot. A snapshot of another schema version or an invalid one is
-   * refused and the one in force stays.
+   * Applies a snapshot that is already valid by type: one the controller's message schema
+   * checked, or one compiled here from a validated policy. It is not validated again.
    */
-  applySnapshot(candidate: unknown): ApplyResult;
+  applySnapshot(snapshot: PolicySnapshot): ApplyResult;
+  /**
+   * Validates input nothing has checked yet (the snapshot persisted on disk) and applies it. A
+   * snapshot of another schema version or an invalid one is refused and the one in force stays.
+   */
+  validateAndApplySnapshot(candidate: unknown): ApplyResult;
   close(): Promise<void>;
 }
 
@@ -155,7 +160,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     ),
   );
 
-  function applySnapshot(candidate: unknown): ApplyResult {
+  function validateAndApplySnapshot(candidate: unknown): ApplyResult {
     const version = (candidate as { schemaVersion?: unknown } | null)?.schemaVersion;
     if (version !== SNAPSHOT_SCHEMA_VERSION) {
       metrics.configReloads.inc({ result: 'rejected' });
@@ -174,7 +179,10 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
         problems: parsed.error.issues.map((i) => `${formatFieldPath(i.path)}: ${i.message}`),
       };
     }
-    const snapshot: PolicySnapshot = parsed.data;
+    return applySnapshot(parsed.data);
+  }
+
+  function applySnapshot(snapshot: PolicySnapshot): ApplyResult {
     const previous = runtime.snapshot;
     if (previous?.hash === snapshot.hash) {
       metrics.configReloads.inc({ result: 'unchanged' });
@@ -214,6 +222,7 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
     metrics,
     allTargetsOpen,
     applySnapshot,
+    validateAndApplySnapshot,
     async close() {
       clearInterval(sweeper);
       stopObserving();

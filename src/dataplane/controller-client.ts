@@ -48,6 +48,8 @@ import {
 import type { Clock } from '../shared/clock.ts';
 import { backoffCeilingMs, fullJitterMs } from '../shared/backoff.ts';
 import type { Logger } from '../shared/create-logger.ts';
+import { isJsonObject, parseJsonObject } from '../shared/json-object.ts';
+import { sleep, systemTimers, type CancelTimer, type Timers } from '../shared/timers.ts';
 import type { Sidecar } from './build-sidecar.ts';
 import { SseParser } from './sse/sse-reader.ts';
 
@@ -72,6 +74,8 @@ export interface ControllerClientOptions {
   /** How often circuits are reported even without transitions. */
   readonly reportIntervalMs?: number;
   readonly random?: () => number;
+  /** Reconnect waits, the silence watchdog and batched reports. Default: Node's timers. */
+  readonly timers?: Timers;
 }
 
 const SNAPSHOT_FILE = 'last-good-snapshot.json';
@@ -82,6 +86,9 @@ export class ControllerClient {
   readonly #o: ControllerClientOptions;
   readonly #minBackoffMs: number;
   readonly #maxBackoffMs: number;
+  readonly #timers: Timers;
+  /** Aborted by stop(): ends a reconnect wait at once. */
+  readonly #stopping = new AbortController();
   #dispatcher: Dispatcher | undefined;
   #stopped = false;
   #attempt = 0;
@@ -94,7 +101,7 @@ export class ControllerClient {
   readonly #openings = new Map<string, number>();
   readonly #lastTransition = new Map<string, number>();
   #reportTimer: NodeJS.Timeout | undefined;
-  #reportSoon: NodeJS.Timeout | undefined;
+  #cancelReportSoon: CancelTimer | undefined;
   #unsubscribe: (() => void) | undefined;
   #running: Promise<void> | undefined;
   /** True while a stream is open (for readiness and tests). */
@@ -106,6 +113,7 @@ export class ControllerClient {
     this.#o = options;
     this.#minBackoffMs = options.minBackoffMs ?? RECONNECT_MIN_BACKOFF_MS;
     this.#maxBackoffMs = options.maxBackoffMs ?? RECONNECT_MAX_BACKOFF_MS;
+    this.#timers = options.timers ?? systemTimers;
   }
 
   /** Loads the persisted snapshot (if any), then connects in the background. */
@@ -167,11 +175,12 @@ export class ControllerClient {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     this.#abort?.abort();
     this.#unsubscribe?.();
     this.#unsubscribeAllOpen?.();
     if (this.#reportTimer !== undefined) clearInterval(this.#reportTimer);
-    if (this.#reportSoon !== undefined) clearTimeout(this.#reportSoon);
+    this.#cancelReportSoon?.();
     await this.#running?.catch(() => undefined);
     await this.#dispatcher?.close().catch(() => undefined);
   }
@@ -208,14 +217,15 @@ export class ControllerClient {
         this.#minBackoffMs,
         this.#maxBackoffMs,
       );
-      await sleep(delay, () => this.#stopped);
+      await sleep(this.#timers, delay, this.#stopping.signal);
     }
   }
 
   async #stream(url: string): Promise<void> {
-    const token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
+    // Set before the first await: a stop() while the token is read must end this attempt too.
     const abort = new AbortController();
     this.#abort = abort;
+    const token = (await readFile(this.#o.tokenFile, 'utf8')).trim();
     const res = await request(`${url}${PROTOCOL_PATHS.stream}`, {
       method: 'GET',
       headers: {
@@ -235,20 +245,19 @@ export class ControllerClient {
     this.#o.logger.info({ controller: url }, 'connected to the controller');
     const parser = new SseParser();
     const silence = this.#o.silenceTimeoutMs ?? 45_000;
-    let watchdog = setTimeout(() => {
+    const onSilence = () => {
       abort.abort();
-    }, silence);
+    };
+    let cancelWatchdog = this.#timers.setTimeout(onSilence, silence);
     try {
       for await (const chunk of res.body) {
-        clearTimeout(watchdog);
-        watchdog = setTimeout(() => {
-          abort.abort();
-        }, silence);
+        cancelWatchdog();
+        cancelWatchdog = this.#timers.setTimeout(onSilence, silence);
         for (const event of parser.push(chunk as Buffer))
           await this.#onEvent(url, token, event.event, event.data);
       }
     } finally {
-      clearTimeout(watchdog);
+      cancelWatchdog();
     }
     throw new Error('controller closed the stream');
   }
@@ -260,9 +269,11 @@ export class ControllerClient {
     data: string,
   ): Promise<void> {
     if (name === STREAM_EVENTS.snapshot) {
-      const parsed = SnapshotMessageSchema.safeParse(safeJson(data));
+      const message = parseJsonObject(data);
+      const parsed = SnapshotMessageSchema.safeParse(message);
       if (!parsed.success) {
-        const hash = (safeJson(data) as { snapshot?: { hash?: unknown } } | null)?.snapshot?.hash;
+        const sent = message?.snapshot;
+        const hash = isJsonObject(sent) ? sent.hash : undefined;
         await this.#post(url, token, PROTOCOL_PATHS.ack, {
           hash: typeof hash === 'string' ? hash : '',
           accepted: false,
@@ -272,6 +283,7 @@ export class ControllerClient {
         });
         return;
       }
+      // Validated by the message schema just now: applied as it is, not validated again.
       const { snapshot } = parsed.data;
       const result = this.#o.sidecar.applySnapshot(snapshot);
       if (result.applied) {
@@ -306,7 +318,7 @@ export class ControllerClient {
       return;
     }
     if (name === STREAM_EVENTS.fleet) {
-      const parsed = FleetMessageSchema.safeParse(safeJson(data));
+      const parsed = FleetMessageSchema.safeParse(parseJsonObject(data));
       if (!parsed.success) return;
       const { key, openForMs, origin, policyHash } = parsed.data;
       const runtime = this.#o.sidecar.runtime;
@@ -329,7 +341,7 @@ export class ControllerClient {
    * with the policy's resolved Secrets gone from memory and disk.
    */
   async #release(data: string): Promise<void> {
-    const parsed = ReleaseMessageSchema.safeParse(safeJson(data));
+    const parsed = ReleaseMessageSchema.safeParse(parseJsonObject(data));
     if (!parsed.success) return;
     const current = this.#o.sidecar.runtime.snapshot;
     if (current === undefined) {
@@ -355,8 +367,8 @@ export class ControllerClient {
 
   /** A report within 100 ms, one for everything that happens meanwhile. */
   #reportBatched(): void {
-    this.#reportSoon ??= setTimeout(() => {
-      this.#reportSoon = undefined;
+    this.#cancelReportSoon ??= this.#timers.setTimeout(() => {
+      this.#cancelReportSoon = undefined;
       void this.#report();
     }, 100);
   }
@@ -430,7 +442,8 @@ export class ControllerClient {
     } catch {
       return;
     }
-    const result = this.#o.sidecar.applySnapshot(safeJson(text));
+    // Read back from disk: anything may be there, so it is validated in full.
+    const result = this.#o.sidecar.validateAndApplySnapshot(parseJsonObject(text));
     if (result.applied)
       this.#o.logger.info('serving the last good policy from disk until the controller answers');
     else
@@ -439,23 +452,4 @@ export class ControllerClient {
         'persisted snapshot unusable; waiting for the controller',
       );
   }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-function sleep(ms: number, cancelled: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const tick = () => {
-      if (cancelled() || Date.now() - started >= ms) resolve();
-      else setTimeout(tick, Math.min(250, ms));
-    };
-    setTimeout(tick, Math.min(250, ms));
-  });
 }

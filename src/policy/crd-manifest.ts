@@ -4,13 +4,8 @@
  * YAML happens at the edges (CLI and the generator script).
  */
 import { z } from 'zod';
-import {
-  API_GROUP,
-  API_VERSION,
-  KIND,
-  PolicySpecSchema,
-  PolicyStatusSchema,
-} from './policy-schema.ts';
+import { API_GROUP, API_VERSION, KIND, PolicySpecSchema } from './policy-schema.ts';
+import { PolicyStatusSchema } from './policy-status-schema.ts';
 
 export const CRD_PLURAL = 'aicircuitpolicies';
 export const CRD_NAME = `${CRD_PLURAL}.${API_GROUP}`;

@@ -1,5 +1,6 @@
 /** Validates the injector settings file the chart mounts (config.json), at the edge, once. */
 import { z } from 'zod';
+import { parseJsonObject } from '../../shared/json-object.ts';
 import type { InjectorConfig } from './inject-sidecar.ts';
 
 const InjectorConfigSchema = z.strictObject({
@@ -16,7 +17,9 @@ const InjectorConfigSchema = z.strictObject({
 });
 
 export function parseInjectorConfig(text: string): InjectorConfig {
-  const parsed = InjectorConfigSchema.safeParse(JSON.parse(text));
+  const json = parseJsonObject(text);
+  if (json === undefined) throw new Error('the injector settings are not a JSON object');
+  const parsed = InjectorConfigSchema.safeParse(json);
   if (!parsed.success) {
     throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   }

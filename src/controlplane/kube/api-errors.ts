@@ -3,6 +3,7 @@
  * clients throw `ApiException` with `code`, `Watch` passes errors with `statusCode`, our JSON
  * getter throws `KubeHttpError`); retry decisions and log lines need one view of all of them.
  */
+import { isJsonObject, parseJsonObject } from '../../shared/json-object.ts';
 
 /** A non-2xx answer of the API server, with the `Status` it sent (reason and message only). */
 export class KubeHttpError extends Error {
@@ -68,19 +69,14 @@ export function describeKubeError(error: unknown): string {
 
 /** `reason` and `message` of a `Status` given as an object or as JSON text. */
 function statusFields(body: unknown): { reason?: string; message?: string } {
-  let value = body;
   if (typeof body === 'string') {
-    try {
-      value = JSON.parse(body) as unknown;
-    } catch {
-      return { message: body };
-    }
+    const parsed = parseJsonObject(body);
+    return parsed === undefined ? { message: body } : statusFields(parsed);
   }
-  if (typeof value !== 'object' || value === null) return {};
-  const record = value as Record<string, unknown>;
+  if (!isJsonObject(body)) return {};
   const out: { reason?: string; message?: string } = {};
-  if (typeof record.reason === 'string') out.reason = record.reason;
-  if (typeof record.message === 'string') out.message = record.message;
+  if (typeof body.reason === 'string') out.reason = body.reason;
+  if (typeof body.message === 'string') out.message = body.message;
   return out;
 }
 

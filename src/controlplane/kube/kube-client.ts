@@ -17,6 +17,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { fetch } from 'undici';
+import { parseJsonObject } from '../../shared/json-object.ts';
 import { KubeHttpError } from './api-errors.ts';
 import type { CollectionTransport, ListPage, ListQuery } from './watched-collection.ts';
 
@@ -128,10 +129,8 @@ async function listJson(
   });
   const text = await response.text();
   if (!response.ok) throw KubeHttpError.fromBody(response.status, text);
-  const body = JSON.parse(text) as unknown;
-  if (typeof body !== 'object' || body === null) {
-    throw new Error(`GET ${path}: the answer is not a JSON object`);
-  }
+  const body = parseJsonObject(text);
+  if (body === undefined) throw new Error(`GET ${path}: the answer is not a JSON object`);
   // The API server's list JSON; the collection checks each item before using it.
   return body;
 }

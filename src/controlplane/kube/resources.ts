@@ -3,7 +3,8 @@
  * are strings, nothing is a client-node model class), and the collection paths to reach them.
  * Only the fields the controller reads are declared; the rest passes through untouched.
  */
-import { API_GROUP, API_VERSION, type PolicyStatus } from '../../policy/policy-schema.ts';
+import { API_GROUP, API_VERSION } from '../../policy/policy-schema.ts';
+import type { PolicyStatus } from '../../policy/policy-status-schema.ts';
 import { CRD_PLURAL } from '../../policy/crd-manifest.ts';
 
 /** `metadata` of any object: the fields the cache keys and change detection rely on. */

@@ -21,13 +21,8 @@ import {
 } from '@kubernetes/client-node';
 import { canonicalJson } from '../../policy/content-hash.ts';
 import { CRD_PLURAL } from '../../policy/crd-manifest.ts';
-import {
-  API_GROUP,
-  API_VERSION,
-  API_VERSION_FULL,
-  KIND,
-  type PolicyStatus,
-} from '../../policy/policy-schema.ts';
+import { API_GROUP, API_VERSION, API_VERSION_FULL, KIND } from '../../policy/policy-schema.ts';
+import type { PolicyStatus } from '../../policy/policy-status-schema.ts';
 import { describeKubeError, httpStatusOf, isRetryableKubeError } from './api-errors.ts';
 import type { BackoffSettings } from '../../shared/backoff.ts';
 import { backoffDelayMs, checkBackoffOptions } from './backoff.ts';

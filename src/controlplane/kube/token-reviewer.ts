@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../../shared/clock.ts';
+import { parseJsonObject } from '../../shared/json-object.ts';
 import { describeKubeError, httpStatusOf } from './api-errors.ts';
 import { silentLogger, type KubeLogger } from './kube-logger.ts';
 
@@ -232,11 +233,6 @@ function rejected(reason: string): RejectedCaller {
 function tokenLifetimeLeftMs(token: string, clock: Clock): number {
   const payload = token.split('.')[1];
   if (payload === undefined) return Number.POSITIVE_INFINITY;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
-    const exp = (claims as { exp?: unknown } | null)?.exp;
-    return typeof exp === 'number' ? exp * 1000 - clock.wallMs() : Number.POSITIVE_INFINITY;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
+  const exp = parseJsonObject(Buffer.from(payload, 'base64url').toString('utf8'))?.exp;
+  return typeof exp === 'number' ? exp * 1000 - clock.wallMs() : Number.POSITIVE_INFINITY;
 }

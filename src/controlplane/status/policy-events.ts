@@ -4,7 +4,7 @@
  * generation), `PolicyShadowed` when an older policy starts governing pods it selects. Comparing
  * with the status a previous leader wrote keeps a failover from announcing them again.
  */
-import type { PolicyStatus } from '../../policy/policy-schema.ts';
+import type { PolicyStatus } from '../../policy/policy-status-schema.ts';
 import type { EventRecord } from '../kube/event-recorder.ts';
 
 /** What a status says that an Event is about; equal marks mean nothing new to announce. */

@@ -3,7 +3,10 @@
  * verdict and what the policy's sidecars acknowledged and reported: the Accepted, Ready and
  * Degraded conditions, sidecar counts, and per-circuit state with how many sidecars see it open.
  */
-import { STATUS_UPSTREAMS_MAX_LENGTH, type PolicyStatus } from '../../policy/policy-schema.ts';
+import {
+  STATUS_UPSTREAMS_MAX_LENGTH,
+  type PolicyStatus,
+} from '../../policy/policy-status-schema.ts';
 import type { CircuitReport, TransitionReport } from '../../policy/sidecar-protocol.ts';
 import type { SidecarSession } from '../delivery/sidecar-hub.ts';
 import { buildCondition, type Condition } from '../kube/status-writer.ts';

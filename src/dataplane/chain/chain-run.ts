@@ -13,6 +13,7 @@ import type { CircuitBreaker } from '../../breaker/circuit-breaker.ts';
 import type { CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
+import { sleep, systemTimers, type Timers } from '../../shared/timers.ts';
 import type { AttemptOutcome } from '../classify-outcome.ts';
 import { formatOfApi, type SidecarErrorCode } from '../client-errors.ts';
 import { recordUsage } from '../cost/record-usage.ts';
@@ -34,6 +35,8 @@ export interface ChainContext {
   readonly metrics: SidecarMetrics;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Retry waits. Default: Node's timers. */
+  readonly timers?: Timers;
   /** Told when a request found every target of its chain open (an alertable moment). */
   readonly onAllTargetsOpen?: (upstream: string, endpoint: string, attempts: string) => void;
 }
@@ -336,17 +339,17 @@ export class ChainRun {
   }
 
   /** Waits between retries; returns early when the app goes away. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const res = this.#res;
-      function done(): void {
-        clearTimeout(timer);
-        res.removeListener('close', done);
-        resolve();
-      }
-      res.once('close', done);
-    });
+  async #sleep(ms: number): Promise<void> {
+    const gone = new AbortController();
+    const onClose = () => {
+      gone.abort();
+    };
+    this.#res.once('close', onClose);
+    try {
+      await sleep(this.#ctx.timers ?? systemTimers, ms, gone.signal);
+    } finally {
+      this.#res.removeListener('close', onClose);
+    }
   }
 
   #record(breaker: CircuitBreaker, ticket: Ticket, name: string, end: AttemptEnd): void {

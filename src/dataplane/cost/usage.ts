@@ -4,8 +4,8 @@
  * answer's tail is kept and searched; a stream's usage events are read by the stream grammar
  * (providers/stream-grammar.ts) with the helpers here.
  */
-import { isJsonObject, parseJson, tokenCountOf } from '../providers/translate/json-values.ts';
-import type { JsonObject } from '../providers/translate/json-values.ts';
+import { parseJsonObject, type JsonObject } from '../../shared/json-object.ts';
+import { tokenCountOf } from '../providers/translate/json-values.ts';
 
 /** Tokens of one answer: what cost is computed from and what token metrics count. */
 export interface Usage {
@@ -40,8 +40,8 @@ export function usageFromTail(format: UsageFormat, tail: Buffer): Usage | undefi
       if (tail[i] !== 0x7b) return undefined; // "usage": null — the answer reports none
       const end = objectEnd(tail, i);
       if (end === -1) return undefined;
-      const usage = parseJson(tail.toString('utf8', i, end));
-      return isJsonObject(usage) ? usageOf(format, usage) : undefined;
+      const usage = parseJsonObject(tail.toString('utf8', i, end));
+      return usage === undefined ? undefined : usageOf(format, usage);
     }
     at = at === 0 ? -1 : tail.lastIndexOf(USAGE_KEY, at - 1);
   }

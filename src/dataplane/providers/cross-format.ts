@@ -5,6 +5,7 @@
  * target with the translator's reason.
  */
 import type { CompiledUpstream } from '../../policy/snapshot.ts';
+import { parseJsonObject } from '../../shared/json-object.ts';
 import type { ClientRequest } from '../request/client-request.ts';
 import type { SseEvent } from '../sse/sse-reader.ts';
 import { joinPath } from './base-url.ts';
@@ -93,7 +94,7 @@ export function planCrossFormat(input: CrossFormatInput): CrossFormatPlan {
       headers,
       conversion: {
         body: (status, raw) => {
-          const parsed = parse(raw);
+          const parsed = parseJsonObject(raw.toString('utf8'));
           if (status >= 400) return toJson(anthropicErrorToOpenai(status, parsed).body);
           const answer = anthropicMessageToOpenai(parsed, input.nowSeconds);
           return answer.ok ? toJson(answer.body) : undefined;
@@ -122,7 +123,7 @@ export function planCrossFormat(input: CrossFormatInput): CrossFormatPlan {
     headers,
     conversion: {
       body: (status, raw) => {
-        const parsed = parse(raw);
+        const parsed = parseJsonObject(raw.toString('utf8'));
         if (status >= 400) return toJson(openaiErrorToAnthropic(status, parsed).body);
         const answer = openaiCompletionToAnthropic(parsed);
         return answer.ok ? toJson(answer.body) : undefined;
@@ -130,14 +131,6 @@ export function planCrossFormat(input: CrossFormatInput): CrossFormatPlan {
       events: () => new OpenaiToAnthropicStream(),
     },
   };
-}
-
-function parse(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 function toJson(value: unknown): Buffer {

@@ -3,9 +3,8 @@
  * same API expects, so a cached answer can serve a streaming request. Whole blocks are sent in
  * one delta each: the answer is already complete, there is nothing to wait for.
  */
+import { parseJsonObject, type JsonObject } from '../../shared/json-object.ts';
 import type { ClientFormat } from '../client-errors.ts';
-
-type Json = Record<string, unknown>;
 
 /** SSE text for a cached answer in the app's format; undefined if the body is not an answer. */
 export function replayAsStream(
@@ -13,19 +12,12 @@ export function replayAsStream(
   body: Buffer,
   includeUsage: boolean,
 ): string | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object') return undefined;
-  return format === 'openai'
-    ? openaiReplay(parsed as Json, includeUsage)
-    : anthropicReplay(parsed as Json);
+  const parsed = parseJsonObject(body.toString('utf8'));
+  if (parsed === undefined) return undefined;
+  return format === 'openai' ? openaiReplay(parsed, includeUsage) : anthropicReplay(parsed);
 }
 
-function openaiReplay(completion: Json, includeUsage: boolean): string | undefined {
+function openaiReplay(completion: JsonObject, includeUsage: boolean): string | undefined {
   if (completion.object !== 'chat.completion' || !Array.isArray(completion.choices))
     return undefined;
   const base = {
@@ -40,8 +32,8 @@ function openaiReplay(completion: Json, includeUsage: boolean): string | undefin
   const data = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
   let out = '';
   for (const raw of completion.choices as unknown[]) {
-    const choice = (raw ?? {}) as Json;
-    const message = (choice.message ?? {}) as Json;
+    const choice = (raw ?? {}) as JsonObject;
+    const message = (choice.message ?? {}) as JsonObject;
     const index = choice.index ?? 0;
     out += data({
       ...base,
@@ -58,7 +50,10 @@ function openaiReplay(completion: Json, includeUsage: boolean): string | undefin
       });
     }
     if (Array.isArray(message.tool_calls)) {
-      const toolCalls = (message.tool_calls as Json[]).map((call, i) => ({ index: i, ...call }));
+      const toolCalls = (message.tool_calls as JsonObject[]).map((call, i) => ({
+        index: i,
+        ...call,
+      }));
       out += data({
         ...base,
         choices: [{ index, delta: { tool_calls: toolCalls }, logprobs: null, finish_reason: null }],
@@ -76,10 +71,10 @@ function openaiReplay(completion: Json, includeUsage: boolean): string | undefin
   return `${out}data: [DONE]\n\n`;
 }
 
-function anthropicReplay(message: Json): string | undefined {
+function anthropicReplay(message: JsonObject): string | undefined {
   if (message.type !== 'message' || !Array.isArray(message.content)) return undefined;
   const event = (name: string, o: unknown) => `event: ${name}\ndata: ${JSON.stringify(o)}\n\n`;
-  const usage = (message.usage ?? {}) as Json;
+  const usage = (message.usage ?? {}) as JsonObject;
   let out = event('message_start', {
     type: 'message_start',
     message: {
@@ -90,7 +85,7 @@ function anthropicReplay(message: Json): string | undefined {
       usage: { ...usage, output_tokens: 0 },
     },
   });
-  (message.content as Json[]).forEach((block, index) => {
+  (message.content as JsonObject[]).forEach((block, index) => {
     if (block.type === 'text') {
       out += event('content_block_start', {
         type: 'content_block_start',

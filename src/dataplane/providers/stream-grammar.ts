@@ -12,7 +12,7 @@
  * - Anthropic Messages: `message_stop` ends; `error` fails; `ping` and `message_start` come
  *   before content; usage is in `message_start` and `message_delta`.
  */
-import { isJsonObject, parseJson } from './translate/json-values.ts';
+import { isJsonObject, parseJsonObject, type JsonObject } from '../../shared/json-object.ts';
 import {
   anthropicCounts,
   openaiUsage,
@@ -83,8 +83,8 @@ export class StreamGrammar {
     switch (this.#api) {
       case 'openai-chat': {
         if (kind === 'end') return 'invalid';
-        const chunk = parseJson(data);
-        if (!isJsonObject(chunk) || !Array.isArray(chunk.choices)) return 'invalid';
+        const chunk = parseJsonObject(data);
+        if (chunk === undefined || !Array.isArray(chunk.choices)) return 'invalid';
         return chunk.choices.length === 0 ? 'preamble' : 'content';
       }
       case 'anthropic-messages':
@@ -108,8 +108,8 @@ export class StreamGrammar {
     const hasError = ERROR_KEY.test(data);
     const hasUsage = USAGE_OBJECT.test(data);
     if (!hasError && !hasUsage) return 'content';
-    const chunk = parseJson(data);
-    if (!isJsonObject(chunk)) return 'content';
+    const chunk = parseJsonObject(data);
+    if (chunk === undefined) return 'content';
     if (chunk.error !== undefined && chunk.error !== null) {
       this.errorMessage = messageOf(chunk.error);
       return 'error';
@@ -128,7 +128,7 @@ export class StreamGrammar {
       case 'response.completed':
       case 'response.incomplete': {
         const json = event.json();
-        const response = isJsonObject(json) ? json.response : undefined;
+        const response = json?.response;
         if (isJsonObject(response) && isJsonObject(response.usage)) {
           this.#usage = usageOf('anthropic', response.usage);
         }
@@ -136,7 +136,7 @@ export class StreamGrammar {
       }
       case 'response.failed': {
         const json = event.json();
-        const response = isJsonObject(json) ? json.response : undefined;
+        const response = json?.response;
         this.errorMessage = messageOf(isJsonObject(response) ? response.error : undefined);
         return 'error';
       }
@@ -160,7 +160,7 @@ export class StreamGrammar {
         return 'end';
       case 'error': {
         const json = event.json();
-        this.errorMessage = messageOf(isJsonObject(json) ? json.error : undefined);
+        this.errorMessage = messageOf(json?.error);
         return 'error';
       }
       case 'ping':
@@ -168,7 +168,7 @@ export class StreamGrammar {
       case 'message_start': {
         this.#messageStarted = true;
         const json = event.json();
-        const message = isJsonObject(json) ? json.message : undefined;
+        const message = json?.message;
         if (isJsonObject(message) && isJsonObject(message.usage))
           this.#anthropic = anthropicCounts(message.usage, undefined);
         return 'preamble';
@@ -177,7 +177,7 @@ export class StreamGrammar {
         const json = event.json();
         // Delta counts are cumulative: the last output_tokens is the answer's; input fields,
         // when present (server tools), replace those of message_start.
-        if (isJsonObject(json) && isJsonObject(json.usage))
+        if (isJsonObject(json?.usage))
           this.#anthropic = anthropicCounts(json.usage, this.#anthropic);
         return 'content';
       }
@@ -194,7 +194,7 @@ export class StreamGrammar {
 class TypedEvent {
   readonly type: string;
   readonly #data: string;
-  #parsed: unknown;
+  #parsed: JsonObject | undefined;
   #read = false;
 
   constructor(name: string, data: string) {
@@ -203,13 +203,13 @@ class TypedEvent {
       this.type = name;
     } else {
       const json = this.json();
-      this.type = isJsonObject(json) && typeof json.type === 'string' ? json.type : '';
+      this.type = typeof json?.type === 'string' ? json.type : '';
     }
   }
 
-  json(): unknown {
+  json(): JsonObject | undefined {
     if (!this.#read) {
-      this.#parsed = parseJson(this.#data);
+      this.#parsed = parseJsonObject(this.#data);
       this.#read = true;
     }
     return this.#parsed;
@@ -218,8 +218,7 @@ class TypedEvent {
 
 /** Whether event data is a JSON object with a string `type` (every Messages and Responses event). */
 function typedObject(data: string): boolean {
-  const json = parseJson(data);
-  return isJsonObject(json) && typeof json.type === 'string';
+  return typeof parseJsonObject(data)?.type === 'string';
 }
 
 function messageOf(error: unknown): string {

@@ -7,7 +7,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EndpointClass } from '../../policy/policy-schema.ts';
 import { scanJsonObject, spanValue, type JsonSpan } from '../json/json-object-scan.ts';
-import { isJsonObject, type JsonObject } from '../providers/translate/json-values.ts';
+import { isJsonObject, type JsonObject } from '../../shared/json-object.ts';
+
 import type { WireApi } from '../providers/wire-api.ts';
 import { azureDeploymentOf } from './route.ts';
 

@@ -10,7 +10,7 @@ import {
   type StatusPatchApi,
   type StatusWriterOptions,
 } from '../../../src/controlplane/kube/status-writer.ts';
-import type { PolicyStatus } from '../../../src/policy/policy-schema.ts';
+import type { PolicyStatus } from '../../../src/policy/policy-status-schema.ts';
 import { connect, kubeTestenv, type Cluster } from '../../support/kube-testenv/cluster.ts';
 import {
   apiError,

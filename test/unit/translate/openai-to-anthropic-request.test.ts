@@ -573,7 +573,7 @@ describe('openaiChatToAnthropic: targets that cannot answer faithfully are skipp
           { role: 'tool', tool_call_id: 'call_1', content: 'x' },
         ],
       },
-      'tool call arguments are not valid JSON',
+      'tool call arguments are not a JSON object',
     ],
     [
       'tool call arguments that are not an object',
@@ -590,7 +590,7 @@ describe('openaiChatToAnthropic: targets that cannot answer faithfully are skipp
           { role: 'tool', tool_call_id: 'call_1', content: 'x' },
         ],
       },
-      'tool call arguments must be a JSON object',
+      'tool call arguments are not a JSON object',
     ],
     [
       'a tool call id Anthropic rejects',

@@ -48,7 +48,8 @@
  * | container                                 | SKIP (code execution containers)                  |
  * | anything else                             | SKIP                                              |
  */
-import { isJsonObject, numberOf, type JsonObject } from './json-values.ts';
+import { isJsonObject, type JsonObject } from '../../../shared/json-object.ts';
+import { numberOf } from './json-values.ts';
 import type {
   OpenaiChatRequest,
   OpenaiFunctionTool,

@@ -12,7 +12,8 @@
  *   prefixed), so the answer stays traceable in the provider's logs.
  * - `finish_reason` and usage follow stop-reasons.ts and usage-tokens.ts.
  */
-import { isJsonObject } from './json-values.ts';
+import { isJsonObject } from '../../../shared/json-object.ts';
+
 import type { OpenaiChatCompletion, OpenaiToolCall } from './openai-chat-shapes.ts';
 import { finishReasonFromStopReason } from './stop-reasons.ts';
 import {

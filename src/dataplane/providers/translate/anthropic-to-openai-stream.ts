@@ -27,7 +27,8 @@
  * `usage: null` until the usage chunk, as OpenAI streams do.
  */
 import { openaiErrorBodyFromAnthropic } from './error-bodies.ts';
-import { isJsonObject, parseJson, type JsonObject } from './json-values.ts';
+import { isJsonObject, parseJsonObject, type JsonObject } from '../../../shared/json-object.ts';
+
 import type {
   OpenaiChatCompletionChunk,
   OpenaiDelta,
@@ -88,8 +89,8 @@ export class AnthropicToOpenaiStream {
   /** The OpenAI SSE text for one Anthropic event (often empty). */
   push(event: SseEvent): string {
     if (this.#finished) return '';
-    const data = parseJson(event.data);
-    if (!isJsonObject(data)) return this.#fail('the upstream sent an unreadable stream event');
+    const data = parseJsonObject(event.data);
+    if (data === undefined) return this.#fail('the upstream sent an unreadable stream event');
     const type = typeof data.type === 'string' ? data.type : event.event;
     switch (type) {
       case 'message_start':

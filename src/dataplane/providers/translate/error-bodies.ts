@@ -22,7 +22,8 @@
  * error inside a stream).
  */
 import type { AnthropicErrorBody } from './anthropic-messages-shapes.ts';
-import { isJsonObject } from './json-values.ts';
+import { isJsonObject } from '../../../shared/json-object.ts';
+
 import type { OpenaiErrorBody } from './openai-chat-shapes.ts';
 
 /** An upstream error for the app: the same status, the body in the app's format. */

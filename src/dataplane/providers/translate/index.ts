@@ -4,7 +4,7 @@
  * pure (no I/O, no clock): callers pass the time and the target's facts in.
  */
 export type { TranslationResult } from './translation-result.ts';
-export type { JsonObject } from './json-values.ts';
+export type { JsonObject } from '../../../shared/json-object.ts';
 export type * from './openai-chat-shapes.ts';
 export type * from './anthropic-messages-shapes.ts';
 export {

@@ -72,7 +72,8 @@ import type {
   AnthropicToolResultBlock,
   AnthropicToolUseBlock,
 } from './anthropic-messages-shapes.ts';
-import { isJsonObject, numberOf, parseJson, type JsonObject } from './json-values.ts';
+import { isJsonObject, parseJsonObject, type JsonObject } from '../../../shared/json-object.ts';
+import { numberOf } from './json-values.ts';
 import {
   quoted,
   translating,
@@ -501,9 +502,8 @@ function toolUseOf(call: unknown, i: number): AnthropicToolUseBlock {
 function argumentsOf(text: string): Record<string, unknown> {
   // Some servers send "" for a call without arguments; it means {}.
   if (text.trim() === '') return {};
-  const parsed = parseJson(text);
-  if (parsed === undefined) untranslatable('tool call arguments are not valid JSON');
-  if (!isJsonObject(parsed)) untranslatable('tool call arguments must be a JSON object');
+  const parsed = parseJsonObject(text);
+  if (parsed === undefined) untranslatable('tool call arguments are not a JSON object');
   return parsed;
 }
 

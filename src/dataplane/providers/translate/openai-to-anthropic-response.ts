@@ -19,7 +19,8 @@ import type {
   AnthropicTextBlock,
   AnthropicToolUseBlock,
 } from './anthropic-messages-shapes.ts';
-import { isJsonObject, parseJson } from './json-values.ts';
+import { isJsonObject, parseJsonObject } from '../../../shared/json-object.ts';
+
 import { stopReasonFromFinishReason } from './stop-reasons.ts';
 import { translating, untranslatable, type TranslationResult } from './translation-result.ts';
 import { anthropicUsageFromOpenai } from './usage-tokens.ts';
@@ -90,7 +91,7 @@ function toolUseOf(call: unknown): AnthropicToolUseBlock {
   ) {
     untranslatable('the OpenAI answer has an invalid tool call');
   }
-  const input = fn.arguments.trim() === '' ? {} : parseJson(fn.arguments);
-  if (!isJsonObject(input)) untranslatable('tool call arguments are not a JSON object');
+  const input = fn.arguments.trim() === '' ? {} : parseJsonObject(fn.arguments);
+  if (input === undefined) untranslatable('tool call arguments are not a JSON object');
   return { type: 'tool_use', id: call.id, name: fn.name, input };
 }

@@ -35,7 +35,8 @@ import type {
   AnthropicStopReason,
 } from './anthropic-messages-shapes.ts';
 import { anthropicErrorBodyFromOpenai } from './error-bodies.ts';
-import { isJsonObject, parseJson, type JsonObject } from './json-values.ts';
+import { isJsonObject, parseJsonObject, type JsonObject } from '../../../shared/json-object.ts';
+
 import type { SseEvent } from '../../sse/sse-reader.ts';
 import { stopReasonFromFinishReason } from './stop-reasons.ts';
 import { anthropicDeltaUsageFromOpenai, anthropicUsageFromOpenai } from './usage-tokens.ts';
@@ -85,8 +86,8 @@ export class OpenaiToAnthropicStream {
   push(event: SseEvent): string {
     if (this.#finished) return '';
     if (event.data.trim() === '[DONE]') return this.#onDone();
-    const chunk = parseJson(event.data);
-    if (!isJsonObject(chunk)) return this.#fail('the upstream sent an unreadable stream chunk');
+    const chunk = parseJsonObject(event.data);
+    if (chunk === undefined) return this.#fail('the upstream sent an unreadable stream chunk');
     if (chunk.error !== undefined) {
       this.#finished = true;
       return errorEvent(anthropicErrorBodyFromOpenai(chunk, undefined));

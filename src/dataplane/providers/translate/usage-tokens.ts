@@ -5,7 +5,8 @@
  * cost dashboards keep adding up after a fallback.
  */
 import type { AnthropicDeltaUsage, AnthropicUsage } from './anthropic-messages-shapes.ts';
-import { isJsonObject, tokenCountOf } from './json-values.ts';
+import { isJsonObject } from '../../../shared/json-object.ts';
+import { tokenCountOf } from './json-values.ts';
 import type { OpenaiUsage } from './openai-chat-shapes.ts';
 
 /** OpenAI usage for an Anthropic `usage` object (missing fields count as 0). */
