@@ -78,6 +78,28 @@ const DROPPED_REQUEST_HEADERS = new Set([
 /** Credential headers of every provider; stripped before a target gets the policy's own. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
 
+/**
+ * The app's credentials and identity, meant for the origin it addressed: a fallback at another
+ * origin gets none of them (docs/sidecar.md lists them). The named headers, and any whose name
+ * has a part in IDENTITY_NAME (gateway keys such as `helicone-auth` or `x-portkey-api-key`).
+ */
+const IDENTITY_HEADERS = new Set([
+  ...CREDENTIAL_HEADERS,
+  'cookie',
+  'proxy-authorization',
+  'openai-organization',
+  'openai-project',
+  'chatgpt-account-id',
+  'x-goog-api-key',
+  'x-goog-user-project',
+  'x-ms-authorization-auxiliary',
+  'ocp-apim-subscription-key',
+]);
+const IDENTITY_NAME = /auth|api-?key|token|secret|cookie|session|credential|password/;
+
+/** Which of the app's headers a target does not get. */
+type Withheld = 'nothing' | 'credentials' | 'identity';
+
 export function createExchange(input: ExchangeInput): ExchangePlan {
   const { client, requested, upstream, target } = input;
   const clientApi = client.api;
@@ -86,7 +108,7 @@ export function createExchange(input: ExchangeInput): ExchangePlan {
       ok: true,
       exchange: sameApi(input, {
         model: client.model,
-        headers: forwardableHeaders(client.headers, false),
+        headers: forwardableHeaders(client.headers, 'nothing'),
         body: client.body,
         path: joinPath(upstream.baseURL, client.path),
         redactor: undefined,
@@ -141,11 +163,14 @@ export function createExchange(input: ExchangeInput): ExchangePlan {
   }
 
   // Without its own key a target may reuse the app's credentials only at the same origin: the
-  // app meant them for the host it addressed, not for any host of the same provider type.
-  if (key === undefined && originOf(upstream.baseURL) !== originOf(requested.baseURL)) {
-    return { ok: false, reason: 'no_credentials' };
-  }
-  const headers = forwardableHeaders(client.headers, key !== undefined);
+  // app meant them (and its cookies, organization, project) for the host it addressed, not for
+  // any host of the same provider type.
+  const sameOrigin = originOf(upstream.baseURL) === originOf(requested.baseURL);
+  if (key === undefined && !sameOrigin) return { ok: false, reason: 'no_credentials' };
+  const headers = forwardableHeaders(
+    client.headers,
+    key === undefined ? 'nothing' : sameOrigin ? 'credentials' : 'identity',
+  );
   if (key !== undefined) setCredential(headers, upstream, key);
   if (upstream.provider === 'anthropic' && headers['anthropic-version'] === undefined) {
     headers['anthropic-version'] = upstream.apiVersion ?? '2023-06-01';
@@ -202,10 +227,13 @@ function sameApi(
   };
 }
 
-/** Copies the app's headers minus hop-by-hop ones (and those named in Connection). */
+/**
+ * Copies the app's headers minus hop-by-hop ones (and those named in Connection), and minus its
+ * credentials (the policy's key replaces them) or all of its identity (another origin).
+ */
 export function forwardableHeaders(
   headers: IncomingHttpHeaders,
-  dropCredentials: boolean,
+  withheld: Withheld,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connection = headers.connection;
@@ -214,7 +242,9 @@ export function forwardableHeaders(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || DROPPED_REQUEST_HEADERS.has(name)) continue;
-    if (dropCredentials && CREDENTIAL_HEADERS.has(name)) continue;
+    if (withheld === 'credentials' && CREDENTIAL_HEADERS.has(name)) continue;
+    if (withheld === 'identity' && (IDENTITY_HEADERS.has(name) || IDENTITY_NAME.test(name)))
+      continue;
     if (named?.includes(name) === true) continue;
     out[name] = value;
   }

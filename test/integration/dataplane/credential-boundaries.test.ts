@@ -98,6 +98,38 @@ describe('credential boundaries', () => {
     expect(backup.requests[0]?.headers.authorization).toBe(`Bearer ${POLICY_KEY}`);
   });
 
+  it("sends none of the app's identity headers to a fallback at another origin", async () => {
+    primary.setDefault({ type: 'status', status: 500 });
+    const identity = {
+      authorization: 'Bearer app-secret',
+      'x-api-key': 'app-x-api-key',
+      'api-key': 'app-api-key',
+      cookie: 'session=app-cookie',
+      'proxy-authorization': 'Basic app-proxy',
+      'openai-organization': 'org-app',
+      'openai-project': 'proj-app',
+      'x-goog-api-key': 'app-goog',
+      'helicone-auth': 'Bearer app-gateway',
+    };
+    const res = await request(`${sc.url}/primary/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-trace': 't1', ...identity },
+      body: chat,
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    // The primary, the origin the app addressed, got all of them but the hop-by-hop one.
+    const forPrimary: Record<string, string> = { ...identity };
+    delete forPrimary['proxy-authorization'];
+    expect(primary.requests[0]?.headers).toMatchObject(forPrimary);
+    const sent = backup.requests[0]?.headers ?? {};
+    expect(sent.authorization).toBe(`Bearer ${POLICY_KEY}`);
+    expect(sent['x-trace']).toBe('t1');
+    for (const name of Object.keys(identity).filter((n) => n !== 'authorization'))
+      expect(sent[name], name).toBeUndefined();
+    expect(JSON.stringify(sent)).not.toMatch(/app-/);
+  });
+
   it("masks the policy's key when a fallback echoes it in its error body or headers", async () => {
     primary.setDefault({ type: 'status', status: 500 });
     backup.setDefault({

@@ -303,11 +303,53 @@ describe('helpers', () => {
     expect(
       forwardableHeaders(
         { authorization: 'a', 'x-api-key': 'b', 'api-key': 'c', accept: 'd' },
-        true,
+        'credentials',
       ),
     ).toEqual({
       accept: 'd',
       'accept-encoding': 'identity',
     });
+  });
+
+  it("drops all of the app's identity for another origin, and only that", () => {
+    const app = {
+      authorization: 'Bearer a',
+      'x-api-key': 'b',
+      'api-key': 'c',
+      cookie: 'session=d',
+      'proxy-authorization': 'Basic e',
+      'openai-organization': 'org-f',
+      'openai-project': 'proj-g',
+      'x-goog-api-key': 'h',
+      'x-goog-user-project': 'i',
+      'x-ms-authorization-auxiliary': 'j',
+      'ocp-apim-subscription-key': 'k',
+      'helicone-auth': 'l',
+      'x-portkey-api-key': 'm',
+      'x-session-token': 'n',
+      'cf-aig-authorization': 'o',
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'tools-2024-04-04',
+      'openai-beta': 'assistants=v2',
+      'idempotency-key': 'stainless-1',
+      'x-stainless-retry-count': '0',
+      'user-agent': 'OpenAI/JS 5.0.0',
+      'content-type': 'application/json',
+    };
+    expect(forwardableHeaders(app, 'identity')).toEqual({
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'tools-2024-04-04',
+      'openai-beta': 'assistants=v2',
+      'idempotency-key': 'stainless-1',
+      'x-stainless-retry-count': '0',
+      'user-agent': 'OpenAI/JS 5.0.0',
+      'content-type': 'application/json',
+      'accept-encoding': 'identity',
+    });
+    // At the origin the app addressed only the key the policy replaces goes.
+    const same = forwardableHeaders(app, 'credentials');
+    expect(same.cookie).toBe('session=d');
+    expect(same['openai-organization']).toBe('org-f');
+    expect(same.authorization).toBeUndefined();
   });
 });
