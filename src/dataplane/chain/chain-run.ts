@@ -10,7 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Ticket } from '../../breaker/breaker-ticket.ts';
 import type { CircuitBreaker } from '../../breaker/circuit-breaker.ts';
-import type { CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts';
+import type { CompiledUpstream, PolicySnapshot } from '../../snapshot/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import { sleep, systemTimers, type Timers } from '../../shared/timers.ts';

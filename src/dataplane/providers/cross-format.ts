@@ -4,7 +4,7 @@
  * by chunk. Only chat requests translate; a request that cannot be served faithfully skips the
  * target with the translator's reason.
  */
-import type { CompiledUpstream } from '../../policy/snapshot.ts';
+import type { CompiledUpstream } from '../../snapshot/snapshot.ts';
 import { parseJsonObject } from '../../shared/json-object.ts';
 import type { ClientRequest } from '../request/client-request.ts';
 import type { SseEvent } from '../sse/sse-reader.ts';
