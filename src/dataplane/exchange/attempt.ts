@@ -59,6 +59,11 @@ export type AttemptResult =
     }
   /** The app went away before anything was sent. */
   | { readonly kind: 'cancelled' }
+  /**
+   * A non-streaming answer to translate is larger than the sidecar holds (its own limit, never
+   * the upstream's fault: recorded as ignored); nothing was sent.
+   */
+  | { readonly kind: 'too_large'; readonly limitBytes: number }
   /** The sidecar's own code failed before anything was sent (never the upstream's fault). */
   | { readonly kind: 'internal'; readonly error: unknown };
 
@@ -105,8 +110,11 @@ export interface AttemptOptions {
 
 /** Largest upstream error body kept for possible return to the app. */
 const MAX_HELD_BODY_BYTES = 64 * 1024;
-/** Largest answer buffered for translation (non-streaming answers must be whole to convert). */
-const MAX_TRANSLATED_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest answer buffered for translation (non-streaming answers must be whole to convert);
+ * docs/translation.md. Exported for tests.
+ */
+export const MAX_TRANSLATED_BODY_BYTES = 32 * 1024 * 1024;
 /** Largest answer copied for the cache. */
 const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
 /** Events before content are tiny; a provider sending this much without content is not SSE. */
@@ -388,7 +396,9 @@ class Attempt {
       case 'buffering':
         this.#heldBytes += chunk.length;
         if (this.#heldBytes > MAX_TRANSLATED_BODY_BYTES) {
-          this.#failBeforeCommit(STREAM_ERROR, undefined);
+          // The sidecar's own limit: the upstream answered, so its circuit is not charged.
+          this.#finish(IGNORED);
+          this.#settle({ kind: 'too_large', limitBytes: MAX_TRANSLATED_BODY_BYTES });
           if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
           return;
         }
@@ -540,7 +550,9 @@ class Attempt {
       return 'stop';
     }
     if (kind === 'end' || this.#translator?.finished === true) {
-      this.#complete();
+      if (this.#translator?.cutShort === true)
+        this.#interrupt('the upstream stream ended without a finish reason', STREAM_ERROR);
+      else this.#complete();
       return 'stop';
     }
     if (kind === 'error') {

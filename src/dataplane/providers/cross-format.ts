@@ -27,6 +27,11 @@ export interface EventTranslator {
   push(event: SseEvent): string;
   /** True once the translated stream is over (terminator or error sent). */
   readonly finished: boolean;
+  /**
+   * True when the upstream's terminator came before its answer was whole (an OpenAI stream
+   * without a finish_reason): nothing was sent for it, and the stream is interrupted, not over.
+   */
+  readonly cutShort: boolean;
 }
 
 /** How a target's answer in another API becomes the app's. */

@@ -5,7 +5,8 @@
  *
  * | Anthropic event                        | OpenAI output                                       |
  * | -------------------------------------- | --------------------------------------------------- |
- * | message_start                          | first chunk: delta {role: assistant, content: ""}   |
+ * | message_start                          | first chunk: delta {role: assistant} (no content:   |
+ * |                                        | a tool-call answer keeps content null)              |
  * | content_block_start text               | its text, if any, as a content delta                |
  * | content_block_start tool_use           | tool_calls delta {index, id, type, function.name}   |
  * | content_block_delta text_delta         | content delta                                       |
@@ -104,6 +105,9 @@ export class AnthropicToOpenaiStream {
   get finished(): boolean {
     return this.#finished;
   }
+
+  /** Never: message_delta always carries Anthropic's stop reason before message_stop. */
+  readonly cutShort = false;
 
   /** The OpenAI SSE text for one Anthropic event (often empty). */
   push(event: SseEvent): string {
@@ -269,7 +273,7 @@ export class AnthropicToOpenaiStream {
   #start(): string {
     if (this.#started) return '';
     this.#started = true;
-    return this.#chunk({ role: 'assistant', content: '' }, null);
+    return this.#chunk({ role: 'assistant' }, null);
   }
 
   #finish(reason: OpenaiFinishReason): string {
