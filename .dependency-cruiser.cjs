@@ -6,9 +6,10 @@ module.exports = {
   forbidden: [
     {
       name: 'pure-core-has-no-io',
-      comment: 'src/policy and src/breaker are pure: no network, file system, logging or metrics.',
+      comment:
+        'src/policy, src/snapshot and src/breaker are pure: no network, file system, logging or metrics.',
       severity: 'error',
-      from: { path: '^src/(policy|breaker)/' },
+      from: { path: '^src/(policy|snapshot|breaker)/' },
       to: {
         path: [
           '^src/(dataplane|controlplane|alerts|cli)/',
@@ -54,7 +55,23 @@ module.exports = {
         'The breaker engine takes a resolved BreakerConfig; the policy compiler produces it, never the other way round.',
       severity: 'error',
       from: { path: '^src/breaker/' },
-      to: { path: '^src/policy/' },
+      to: { path: '^src/(policy|snapshot)/' },
+    },
+    {
+      name: 'policy-never-imports-snapshot',
+      comment:
+        'src/policy is the Kubernetes resource; src/snapshot is the machine contract compiled from it (as Envoy AI Gateway keeps its filter config apart from its Kubernetes types). The snapshot builds on the policy, never the other way round.',
+      severity: 'error',
+      from: { path: '^src/policy/' },
+      to: { path: '^src/snapshot/' },
+    },
+    {
+      name: 'snapshot-contract-apart-from-crd-schema',
+      comment:
+        'The controller-sidecar contract (snapshot, wire protocol, pass-through) shares only the zod-free vocabulary with the policy, so a sidecar that runs it never loads the CRD schemas through it; only compile-snapshot.ts and policy-warnings.ts read the policy itself.',
+      severity: 'error',
+      from: { path: '^src/snapshot/(snapshot|sidecar-protocol|pass-through-snapshot)\\.ts$' },
+      to: { path: '^src/policy/', pathNot: '^src/policy/schema/vocabulary\\.ts$' },
     },
     {
       name: 'policy-vocabulary-is-a-leaf',
@@ -92,6 +109,18 @@ module.exports = {
       to: {
         path: '^src/dataplane/(config/standalone-policy|controller-client)\\.ts$',
         dependencyTypesNot: ['dynamic-import', 'type-only'],
+      },
+    },
+    {
+      name: 'sidecar-runs-the-snapshot-not-the-crd',
+      comment:
+        'Outside its file mode (dataplane/config/, loaded by import() when chosen) the sidecar runs the compiled snapshot: it loads neither the CRD schemas nor the compiler, which cost every pod memory and start-up time. Types are free.',
+      severity: 'error',
+      from: { path: '^src/dataplane/', pathNot: '^src/dataplane/config/' },
+      to: {
+        path: '^src/(policy/|snapshot/compile-snapshot\\.ts$)',
+        pathNot: '^src/policy/(schema/vocabulary|field-path|default-pricing)\\.ts$',
+        dependencyTypesNot: ['type-only'],
       },
     },
     {

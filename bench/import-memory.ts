@@ -30,7 +30,7 @@ const MODULES: readonly (readonly [string, string])[] = [
   ['yaml', 'yaml'],
   ['@kubernetes/client-node', '@kubernetes/client-node'],
   ['dist/policy/policy-schema.js (zod schemas)', dist('policy/policy-schema.js')],
-  ['dist/policy/snapshot.js', dist('policy/snapshot.js')],
+  ['dist/snapshot/snapshot.js', dist('snapshot/snapshot.js')],
   ['dist/dataplane/sidecar-metrics.js', dist('dataplane/sidecar-metrics.js')],
   ['dist/dataplane/build-sidecar.js', dist('dataplane/build-sidecar.js')],
   ['dist/dataplane/config/standalone-policy.js', dist('dataplane/config/standalone-policy.js')],

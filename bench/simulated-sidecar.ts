@@ -1,6 +1,6 @@
 // Simulated sidecars for bench/controller-propagation.ts: the wire side of
 // src/dataplane/controller-client.ts only (one server-sent-events stream per pod, an ack per
-// snapshot, policy/sidecar-protocol.ts), without compiling or applying the policy, so that one
+// snapshot, snapshot/sidecar-protocol.ts), without compiling or applying the policy, so that one
 // process can hold a thousand of them. All share one undici Agent; every timestamp is
 // performance.now() of this process, so the driver compares them with its own.
 import { Agent, request } from 'undici';
@@ -9,7 +9,7 @@ import {
   PROTOCOL_PATHS,
   SCHEMA_VERSION_HEADER,
   SNAPSHOT_SCHEMA_VERSION,
-} from '../src/policy/sidecar-protocol.ts';
+} from '../src/snapshot/sidecar-protocol.ts';
 
 /** One `snapshot` event as one sidecar received and acknowledged it. */
 export interface SnapshotReceipt {

@@ -4,7 +4,7 @@
  * fingerprint, never by URL.
  */
 import { createHash } from 'node:crypto';
-import type { CredentialRef, PolicySnapshot } from '../policy/snapshot.ts';
+import type { CredentialRef, PolicySnapshot } from '../snapshot/snapshot.ts';
 
 /** Kind of receiver: a generic JSON webhook or a Slack incoming webhook. */
 export type AlertTargetKind = 'webhook' | 'slack';

@@ -5,9 +5,9 @@
  * `until` has passed, a retired model), printed but not failing the run.
  */
 import { parseArgs } from 'node:util';
-import { compilePolicy } from '../policy/compile-snapshot.ts';
+import { compilePolicy } from '../snapshot/compile-snapshot.ts';
 import { parsePolicyDocuments } from '../policy/parse-policy-documents.ts';
-import { policyWarnings } from '../policy/policy-warnings.ts';
+import { policyWarnings } from '../snapshot/policy-warnings.ts';
 import { formatProblems } from '../policy/validate-policy.ts';
 import type { CommandIo } from './command-io.ts';
 

@@ -11,6 +11,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
+import { systemTimers, type CancelTimer } from '../shared/timers.ts';
 import { PolicyAlerts } from './alerting/policy-alerts.ts';
 import { buildAdminServer } from './admin-server.ts';
 import { ControllerMetrics } from './controller-metrics.ts';
@@ -211,6 +212,7 @@ export function buildController(options: ControllerOptions): Controller {
   });
   const fleet = new FleetFanout({ hub, clock, logger, metrics, result: () => loop.result });
   const leaderLabel = new LeaderLabel({ api: clients.core, self: options.self, logger });
+  let stopLabelSweep: CancelTimer = () => undefined;
 
   const delivery = buildDeliveryServer({
     hub,
@@ -304,8 +306,9 @@ export function buildController(options: ControllerOptions): Controller {
     elector.onStartedLeading(() => {
       logger.info({ identity: options.identity }, 'leading: serving sidecars and writing status');
       metrics.leader.set(1);
-      void leaderLabel.setSelf(true).then(async () => {
-        if (elector.isLeader) await leaderLabel.clearOthers();
+      void leaderLabel.setSelf(true).then(() => {
+        stopLabelSweep();
+        stopLabelSweep = leaderLabel.sweepOthers(() => elector.isLeader && !stopped, systemTimers);
       });
       // Take the circuit picture as it is, without alerting for what happened before us.
       status.resetPictures();
@@ -315,6 +318,7 @@ export function buildController(options: ControllerOptions): Controller {
       logger.warn({ reason }, 'no longer leading: closing sidecar streams');
       metrics.leader.set(0);
       hub.closeAll();
+      stopLabelSweep();
       void leaderLabel.setSelf(false);
     });
     policies.start();
@@ -364,6 +368,7 @@ export function buildController(options: ControllerOptions): Controller {
     },
     async stop(stopOptions = {}) {
       stopped = true;
+      stopLabelSweep();
       loop.stop();
       status.stop();
       hub.closeAll();

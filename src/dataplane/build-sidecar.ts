@@ -8,9 +8,9 @@ import {
   PolicySnapshotSchema,
   SNAPSHOT_SCHEMA_VERSION,
   type PolicySnapshot,
-} from '../policy/snapshot.ts';
-import type { PolicyWarning } from '../policy/policy-warnings.ts';
-import { formatFieldPath } from '../policy/validate-policy.ts';
+} from '../snapshot/snapshot.ts';
+import type { PolicyWarning } from '../snapshot/policy-warnings.ts';
+import { formatFieldPath } from '../policy/field-path.ts';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Emitter } from '../shared/emitter.ts';

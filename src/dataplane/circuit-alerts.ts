@@ -10,7 +10,7 @@ import {
   type AlertEventKind,
 } from '../alerts/index.ts';
 import type { OutageChange } from '../breaker/outage-history.ts';
-import type { PolicySnapshot } from '../policy/snapshot.ts';
+import type { PolicySnapshot } from '../snapshot/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { parseKey } from './circuits.ts';

@@ -4,7 +4,7 @@
  * endpoint detail. Never contains credentials.
  */
 import type { BreakerStateKind } from '../breaker/breaker-state.ts';
-import type { PolicySnapshot } from '../policy/snapshot.ts';
+import type { PolicySnapshot } from '../snapshot/snapshot.ts';
 import type { Circuits } from './circuits.ts';
 
 export type HealthState =

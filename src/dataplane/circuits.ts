@@ -8,8 +8,8 @@ import { BreakerRegistry } from '../breaker/breaker-registry.ts';
 import type { BreakerStateKind } from '../breaker/breaker-state.ts';
 import type { CircuitBreaker, BreakerStatus } from '../breaker/circuit-breaker.ts';
 import type { RandomSource } from '../breaker/open-duration.ts';
-import { ENDPOINT_CLASSES, type EndpointClass } from '../policy/policy-schema.ts';
-import type { PolicySnapshot, SnapshotOverride } from '../policy/snapshot.ts';
+import { ENDPOINT_CLASSES, type EndpointClass } from '../policy/schema/vocabulary.ts';
+import type { PolicySnapshot, SnapshotOverride } from '../snapshot/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import { OutageHistory } from '../breaker/outage-history.ts';
 

@@ -4,7 +4,7 @@
  * fallback chain while nothing has reached the client), a success (including the caller's own
  * 4xx mistakes), or ignored (the client went away, or a failure kind the policy does not count).
  */
-import type { PolicySnapshot } from '../policy/snapshot.ts';
+import type { PolicySnapshot } from '../snapshot/snapshot.ts';
 
 /** Bounded set of failure reasons; used as a metric label. */
 export type FailureReason =

@@ -32,7 +32,7 @@ export function reconnectDelayMs(
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
-import { passThroughSnapshot } from '../policy/pass-through-snapshot.ts';
+import { passThroughSnapshot } from '../snapshot/pass-through-snapshot.ts';
 import {
   FleetMessageSchema,
   PROTOCOL_PATHS,
@@ -44,7 +44,7 @@ import {
   type AllTargetsOpenReport,
   type Report,
   type TransitionReport,
-} from '../policy/sidecar-protocol.ts';
+} from '../snapshot/sidecar-protocol.ts';
 import type { Clock } from '../shared/clock.ts';
 import { backoffCeilingMs, fullJitterMs } from '../shared/backoff.ts';
 import type { Logger } from '../shared/create-logger.ts';

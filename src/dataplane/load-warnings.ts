@@ -1,6 +1,6 @@
 /**
  * What the sidecar tells the operator each time it loads a policy (at start-up and on every
- * reload): the policy's own warnings (src/policy/policy-warnings.ts), plus what this sidecar
+ * reload): the policy's own warnings (src/snapshot/policy-warnings.ts), plus what this sidecar
  * cannot read: a fallback target's `apiKey` whose environment variable, file or Secret key is
  * missing (naming it, and the fallback it disables), and, when this sidecar sends alerts itself,
  * an alert target whose URL cannot be read. Values are never part of a message.
@@ -11,8 +11,8 @@ import {
   fallbackTargetPath,
   policyWarnings,
   type PolicyWarning,
-} from '../policy/policy-warnings.ts';
-import type { CredentialRef, PolicySnapshot } from '../policy/snapshot.ts';
+} from '../snapshot/policy-warnings.ts';
+import type { CredentialRef, PolicySnapshot } from '../snapshot/snapshot.ts';
 
 export interface LoadWarningOptions {
   /** Reads a credential here (env, file, delivered value); undefined when it cannot. */

@@ -3,8 +3,8 @@
  * normalized request, served only when every target of the chain is open or failed. Bounded by
  * entries and bytes (least recently used go first) and by age. Keys never include credentials.
  */
-import { contentHash } from '../policy/content-hash.ts';
-import type { PolicySnapshot } from '../policy/snapshot.ts';
+import { contentHash } from '../shared/content-hash.ts';
+import type { PolicySnapshot } from '../snapshot/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { ClientFormat } from './client-errors.ts';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { Pool } from 'undici';
-import type { CompiledUpstream, CredentialRef, PolicySnapshot } from '../policy/snapshot.ts';
+import type { CompiledUpstream, CredentialRef, PolicySnapshot } from '../snapshot/snapshot.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/create-logger.ts';
 import { Circuits } from './circuits.ts';

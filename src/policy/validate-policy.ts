@@ -4,6 +4,7 @@
  * with its field path in Kubernetes notation (`spec.fallbacks[0].to[1].upstream`).
  */
 import type { z } from 'zod';
+import { formatFieldPath } from './field-path.ts';
 import { AICircuitPolicySchema, type AICircuitPolicy } from './policy-schema.ts';
 
 /** One thing wrong with a policy, located by field path. */
@@ -22,21 +23,6 @@ export function validatePolicy(input: unknown): ValidationResult {
   const parsed = AICircuitPolicySchema.safeParse(input, { reportInput: true });
   if (parsed.success) return { ok: true, policy: parsed.data };
   return { ok: false, problems: parsed.error.issues.map(toProblem) };
-}
-
-/** Renders a zod path as a Kubernetes field path. */
-export function formatFieldPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else {
-      const name = String(segment);
-      out += /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
-        ? `${out === '' ? '' : '.'}${name}`
-        : `[${JSON.stringify(name)}]`;
-    }
-  }
-  return out;
 }
 
 /** One line per problem: `path: message`. */

@@ -118,6 +118,18 @@ export const ERROR_CODES = {
       why: 'sent as an event inside a stream that already started: there are no headers to set, and no SDK retries a started stream',
     },
   },
+  AICB_ANSWER_TOO_LARGE: {
+    raisedBy: 'sidecar',
+    http: { status: 502, openaiType: 'server_error', anthropicType: 'api_error' },
+    meaning:
+      "A fallback of another API answered a non-streaming request with more than 32 MiB, the most the sidecar holds to translate an answer whole ([translation.md](translation.md)). The sidecar's own limit: the upstream's circuit is not charged, and no further target is tried.",
+    whatToDo:
+      'Ask for a shorter answer (`max_tokens`), or stream the request: streams are translated event by event, without this limit.',
+    retry: {
+      retry: false,
+      why: 'the same request most likely gets an answer as large again, and the sidecar refuses it the same way',
+    },
+  },
   AICB_BODY_TOO_LARGE: {
     raisedBy: 'sidecar',
     http: { status: 413, openaiType: 'invalid_request_error', anthropicType: 'request_too_large' },

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildController, type Controller } from '../../src/controlplane/build-controller.ts';
 import type { KubeClients } from '../../src/controlplane/kube/kube-client.ts';
-import { PROTOCOL_PATHS, SCHEMA_VERSION_HEADER } from '../../src/policy/sidecar-protocol.ts';
+import { PROTOCOL_PATHS, SCHEMA_VERSION_HEADER } from '../../src/snapshot/sidecar-protocol.ts';
 import { systemClock } from '../../src/shared/clock.ts';
 import { createLogger } from '../../src/shared/create-logger.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';

@@ -14,8 +14,8 @@ import { AuthenticationV1TokenRequest, V1Pod, V1Secret } from '@kubernetes/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Controller } from '../../src/controlplane/build-controller.ts';
 import type { KubeClients } from '../../src/controlplane/kube/kube-client.ts';
-import { PROTOCOL_PATHS, SCHEMA_VERSION_HEADER } from '../../src/policy/sidecar-protocol.ts';
-import { SNAPSHOT_SCHEMA_VERSION } from '../../src/policy/snapshot.ts';
+import { PROTOCOL_PATHS, SCHEMA_VERSION_HEADER } from '../../src/snapshot/sidecar-protocol.ts';
+import { SNAPSHOT_SCHEMA_VERSION } from '../../src/snapshot/snapshot.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { REPO_ROOT } from '../support/fixtures.ts';
 import { freePort } from '../support/free-port.ts';

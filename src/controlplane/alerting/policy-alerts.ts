@@ -13,7 +13,7 @@ import {
   type AlertEvent,
   type AlertTargetKindStats,
 } from '../../alerts/index.ts';
-import type { CredentialRef } from '../../policy/snapshot.ts';
+import type { CredentialRef } from '../../snapshot/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import type { ReconcileResult } from '../reconcile/reconcile.ts';

@@ -11,7 +11,7 @@ import {
   ReportSchema,
   SCHEMA_VERSION_HEADER,
   SNAPSHOT_SCHEMA_VERSION,
-} from '../../policy/sidecar-protocol.ts';
+} from '../../snapshot/sidecar-protocol.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';
 import type { TokenReviewResult } from '../kube/token-reviewer.ts';

@@ -3,7 +3,7 @@
  * for the same remaining time in every other sidecar of the policy, so the fleet stops calling a
  * failing upstream after the first sidecar saw it fail. Each sidecar then probes on its own.
  */
-import type { Report } from '../../policy/sidecar-protocol.ts';
+import type { Report } from '../../snapshot/sidecar-protocol.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import type { ControllerMetrics } from '../controller-metrics.ts';

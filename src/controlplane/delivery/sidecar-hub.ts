@@ -4,7 +4,7 @@
  * Pushes are idempotent by snapshot hash, so reconciling often costs nothing on the wire.
  */
 import type { ServerResponse } from 'node:http';
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import {
   STREAM_EVENTS,
   STREAM_HEARTBEAT,
@@ -14,7 +14,7 @@ import {
   type ReleaseMessage,
   type Report,
   type TransitionReport,
-} from '../../policy/sidecar-protocol.ts';
+} from '../../snapshot/sidecar-protocol.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { Emitter } from '../../shared/emitter.ts';
 

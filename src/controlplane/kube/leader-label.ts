@@ -10,10 +10,14 @@ import {
   type ConfigurationOptions,
 } from '@kubernetes/client-node';
 import { describeKubeError } from './api-errors.ts';
+import type { CancelTimer, Timers } from '../../shared/timers.ts';
 import type { KubeLogger } from './kube-logger.ts';
 
 /** The leader's pod carries this label; the delivery Service selects it. */
 export const LEADER_LABEL = 'aicircuit.io/leader';
+
+/** How often a leader looks for other pods still labelled as leader (one list call). */
+export const LABEL_SWEEP_MS = 10_000;
 
 /** The pod calls the label needs; `CoreV1Api` satisfies it. */
 export interface LeaderLabelApi {
@@ -80,6 +84,28 @@ export class LeaderLabel {
         'could not clear the leader label of a former leader; sidecars may reach it and retry',
       );
     }
+  }
+
+  /**
+   * Clears former leaders' labels now and then again every `intervalMs` while `leading()` holds:
+   * one clearing at takeover misses a label put back later (a crashed replica's pod restarting
+   * with an old label, a patch racing the takeover) and one that failed on a transient API error.
+   * Returns the function that stops the sweep.
+   */
+  sweepOthers(leading: () => boolean, timers: Timers, intervalMs = LABEL_SWEEP_MS): CancelTimer {
+    let cancel: CancelTimer = () => undefined;
+    let stopped = false;
+    const round = (): void => {
+      if (stopped || !leading()) return;
+      void this.clearOthers().finally(() => {
+        if (!stopped) cancel = timers.setTimeout(round, intervalMs);
+      });
+    };
+    round();
+    return () => {
+      stopped = true;
+      cancel();
+    };
   }
 
   async #set(namespace: string, name: string, leader: boolean): Promise<void> {

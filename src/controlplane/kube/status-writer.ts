@@ -19,7 +19,7 @@ import {
   setHeaderOptions,
   type ConfigurationOptions,
 } from '@kubernetes/client-node';
-import { canonicalJson } from '../../policy/content-hash.ts';
+import { canonicalJson } from '../../shared/content-hash.ts';
 import { CRD_PLURAL } from '../../policy/crd-manifest.ts';
 import { API_GROUP, API_VERSION, API_VERSION_FULL, KIND } from '../../policy/policy-schema.ts';
 import type { PolicyStatus } from '../../policy/policy-status-schema.ts';

@@ -5,9 +5,9 @@
  * cluster. One invalid policy is a reported value, never a failed reconcile; its sidecars keep
  * the policy's last good snapshot.
  */
-import { compilePolicy } from '../../policy/compile-snapshot.ts';
+import { compilePolicy } from '../../snapshot/compile-snapshot.ts';
 import type { AICircuitPolicy } from '../../policy/policy-schema.ts';
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import { formatProblems, validatePolicy } from '../../policy/validate-policy.ts';
 import type { PodObject, PolicyObject } from '../kube/resources.ts';
 import { selectorMatches } from './label-selector.ts';

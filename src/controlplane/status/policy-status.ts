@@ -7,7 +7,7 @@ import {
   STATUS_UPSTREAMS_MAX_LENGTH,
   type PolicyStatus,
 } from '../../policy/policy-status-schema.ts';
-import type { CircuitReport, TransitionReport } from '../../policy/sidecar-protocol.ts';
+import type { CircuitReport, TransitionReport } from '../../snapshot/sidecar-protocol.ts';
 import type { SidecarSession } from '../delivery/sidecar-hub.ts';
 import { buildCondition, type Condition } from '../kube/status-writer.ts';
 import type { PolicyVerdict } from '../reconcile/reconcile.ts';

@@ -5,7 +5,7 @@
  * Passes are debounced (sidecar reports arrive in bursts) and run only while leading.
  */
 import type { Clock } from '../../shared/clock.ts';
-import type { Report } from '../../policy/sidecar-protocol.ts';
+import type { Report } from '../../snapshot/sidecar-protocol.ts';
 import type { SidecarHub, SidecarSession } from '../delivery/sidecar-hub.ts';
 import { policySubject, type EventRecorder } from '../kube/event-recorder.ts';
 import type { PolicyObject } from '../kube/resources.ts';

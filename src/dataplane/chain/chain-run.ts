@@ -10,7 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Ticket } from '../../breaker/breaker-ticket.ts';
 import type { CircuitBreaker } from '../../breaker/circuit-breaker.ts';
-import type { CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts';
+import type { CompiledUpstream, PolicySnapshot } from '../../snapshot/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/create-logger.ts';
 import { sleep, systemTimers, type Timers } from '../../shared/timers.ts';
@@ -265,15 +265,20 @@ export class ChainRun {
         this.#count('cancelled');
         return 'served';
       case 'internal':
-        this.#attempts.push(`${name}:internal_error`);
-        sendError(
-          this.#res,
-          formatOfApi(this.#client.api),
+        this.#ownAnswer(
+          `${name}:internal_error`,
           'AICB_INTERNAL',
           'The sidecar failed to handle the request.',
-          { 'x-aicb-attempts': this.#attempts.join(',') },
+          'internal_error',
         );
-        this.#count('internal_error');
+        return 'served';
+      case 'too_large':
+        this.#ownAnswer(
+          `${name}:answer_too_large`,
+          'AICB_ANSWER_TOO_LARGE',
+          `The answer of ${name} is larger than the ${String(result.limitBytes / 1024 / 1024)} MiB the sidecar holds to translate it; ask for less, or stream the request.`,
+          'answer_too_large',
+        );
         return 'served';
       case 'failed':
         this.#attempts.push(
@@ -290,6 +295,15 @@ export class ChainRun {
         }
         return { outcome: result.outcome };
     }
+  }
+
+  /** Answers the app with the sidecar's own error after an attempt (nothing else was sent). */
+  #ownAnswer(attempt: string, code: SidecarErrorCode, message: string, result: string): void {
+    this.#attempts.push(attempt);
+    sendError(this.#res, formatOfApi(this.#client.api), code, message, {
+      'x-aicb-attempts': this.#attempts.join(','),
+    });
+    this.#count(result);
   }
 
   /** Counts a committed answer once it is over: whole, or interrupted. */

@@ -8,7 +8,7 @@
  * cheapest first; `maxCostMultiplier` skips targets whose model costs more than that multiple
  * of the requested one. Both need only the target's model name, not its exchange.
  */
-import type { CompiledTarget, CompiledUpstream, PolicySnapshot } from '../../policy/snapshot.ts';
+import type { CompiledTarget, CompiledUpstream, PolicySnapshot } from '../../snapshot/snapshot.ts';
 import { blendedPricePerMillion, priceOf } from '../cost/pricing.ts';
 import {
   createExchange,

@@ -3,9 +3,9 @@
  * rules and compiled to the same snapshot the controller would deliver.
  */
 import { readFile } from 'node:fs/promises';
-import { compilePolicy } from '../../policy/compile-snapshot.ts';
+import { compilePolicy } from '../../snapshot/compile-snapshot.ts';
 import { parsePolicyDocuments } from '../../policy/parse-policy-documents.ts';
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import type { PolicyProblem } from '../../policy/validate-policy.ts';
 
 export type PolicyFileResult =

@@ -4,7 +4,7 @@
  * (`gpt-4o-mini` is not priced as `gpt-4o`). Figures are estimates for dashboards and least-cost
  * routing, never billing. Pure: no I/O, no clock.
  */
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import type { Usage } from './usage.ts';
 
 /** USD per million tokens, the unit provider price lists use. */

@@ -3,7 +3,7 @@
  * tail, or a stream's usage events), priced with the policy's table, and for fallbacks also what
  * the requested model would have cost for the same tokens.
  */
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import { costUsd, modelLabel, priceOf } from './pricing.ts';
 import type { Usage } from './usage.ts';
 import type { SidecarMetrics } from '../sidecar-metrics.ts';

@@ -59,6 +59,11 @@ export type AttemptResult =
     }
   /** The app went away before anything was sent. */
   | { readonly kind: 'cancelled' }
+  /**
+   * A non-streaming answer to translate is larger than the sidecar holds (its own limit, never
+   * the upstream's fault: recorded as ignored); nothing was sent.
+   */
+  | { readonly kind: 'too_large'; readonly limitBytes: number }
   /** The sidecar's own code failed before anything was sent (never the upstream's fault). */
   | { readonly kind: 'internal'; readonly error: unknown };
 
@@ -105,8 +110,11 @@ export interface AttemptOptions {
 
 /** Largest upstream error body kept for possible return to the app. */
 const MAX_HELD_BODY_BYTES = 64 * 1024;
-/** Largest answer buffered for translation (non-streaming answers must be whole to convert). */
-const MAX_TRANSLATED_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest answer buffered for translation (non-streaming answers must be whole to convert);
+ * docs/translation.md. Exported for tests.
+ */
+export const MAX_TRANSLATED_BODY_BYTES = 32 * 1024 * 1024;
 /** Largest answer copied for the cache. */
 const MAX_CAPTURE_BYTES = 4 * 1024 * 1024;
 /** Events before content are tiny; a provider sending this much without content is not SSE. */
@@ -155,6 +163,12 @@ class Attempt {
   #decoder: BodyDecoder | undefined;
   /** Output held before commit (error bodies, pre-content events, answers to convert). */
   #held: (Buffer | string)[] = [];
+  /**
+   * A committed stream's output for the upstream chunk being read: written to the app in one
+   * write once the chunk is read (a write per event cost a chunked-encoding frame and a
+   * socket write request each).
+   */
+  #pending: (Buffer | string)[] = [];
   #heldBytes = 0;
   #failure: AttemptOutcome = IGNORED;
   #grammar: StreamGrammar | undefined;
@@ -382,7 +396,9 @@ class Attempt {
       case 'buffering':
         this.#heldBytes += chunk.length;
         if (this.#heldBytes > MAX_TRANSLATED_BODY_BYTES) {
-          this.#failBeforeCommit(STREAM_ERROR, undefined);
+          // The sidecar's own limit: the upstream answered, so its circuit is not charged.
+          this.#finish(IGNORED);
+          this.#settle({ kind: 'too_large', limitBytes: MAX_TRANSLATED_BODY_BYTES });
           if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
           return;
         }
@@ -436,6 +452,7 @@ class Attempt {
       case 'pre-content':
       case 'streaming':
         this.#framer?.finish();
+        this.#flush();
         if (this.#phaseNow() === 'pre-content') {
           // The stream ended before any content: an empty answer is not a faithful one, and
           // what was held (comments, pings) is no answer to return either.
@@ -482,6 +499,7 @@ class Attempt {
   #onStreamChunk(chunk: Buffer): void {
     try {
       this.#framer?.push(chunk);
+      this.#flush();
     } catch (error) {
       if (!(error instanceof SseEventTooLargeError)) throw error;
       if (this.#phase === 'pre-content') this.#failBeforeCommit(STREAM_ERROR, undefined);
@@ -532,12 +550,15 @@ class Attempt {
       return 'stop';
     }
     if (kind === 'end' || this.#translator?.finished === true) {
-      this.#complete();
+      if (this.#translator?.cutShort === true)
+        this.#interrupt('the upstream stream ended without a finish reason', STREAM_ERROR);
+      else this.#complete();
       return 'stop';
     }
     if (kind === 'error') {
       // The (converted) error event told the app; the answer did not arrive whole.
       this.#interrupted = true;
+      this.#flush();
       this.#o.res.end();
       this.#finish(STREAM_ERROR);
       if (this.#controller !== undefined) this.#abortUpstream(this.#controller);
@@ -546,22 +567,23 @@ class Attempt {
     return kind === 'drop' ? 'dropped' : 'forwarded';
   };
 
-  /** What the app gets for one upstream event. */
+  /**
+   * What the app gets for one upstream event (unmasked: the injected key is masked in what is
+   * written, see #flush, and in a held response).
+   */
   #render(kind: EventKind, b: SseBoundary, raw: Buffer): Buffer | string {
     if (kind === 'drop') return '';
     const translator = this.#translator;
     if (translator !== undefined) {
       if (b.data === undefined) return '';
-      const text = translator.push(
-        b.name === '' ? { data: b.data } : { event: b.name, data: b.data },
-      );
-      return this.#x.redactor === undefined ? text : this.#x.redactor.maskText(text);
+      return translator.push(b.name === '' ? { data: b.data } : { event: b.name, data: b.data });
     }
-    return this.#x.redactor?.mask(raw) ?? raw;
+    return raw;
   }
 
   /** The terminator reached the app: the answer is whole, whatever the upstream does next. */
   #complete(): void {
+    this.#flush();
     this.#o.res.end();
     this.#finish(classifyStatus(this.#status, this.#o.failOn, undefined));
     // Let the upstream close its response (keeping the connection), but not for long.
@@ -578,6 +600,7 @@ class Attempt {
   /** A committed stream that cannot finish: tell the app in its own API, and record it. */
   #interrupt(message: string, outcome: AttemptOutcome): void {
     this.#interrupted = true;
+    this.#flush();
     const res = this.#o.res;
     if (!res.writableEnded && !res.destroyed) {
       res.end(streamErrorEvent(this.#x.clientApi, 'AICB_STREAM_INTERRUPTED', message));
@@ -662,11 +685,29 @@ class Attempt {
     this.#settle({ kind: 'committed' });
   }
 
+  /** Output for a committed stream: written by the next #flush. */
   #writeOut(out: Buffer | string): void {
-    if (out.length === 0) return;
+    if (out.length > 0) this.#pending.push(out);
+  }
+
+  /** Writes the pending output to the app, the injected key masked. */
+  #flush(): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    const redactor = this.#x.redactor;
     const controller = this.#controller;
-    if (controller === undefined) this.#o.res.write(out);
-    else this.#write(controller, out);
+    for (const piece of pending.length === 1 ? pending : joinOutput(pending)) {
+      const out =
+        redactor === undefined
+          ? piece
+          : typeof piece === 'string'
+            ? redactor.maskText(piece)
+            : redactor.mask(piece);
+      // Writes in one tick leave in one socket write (node:http corks the socket until the next).
+      if (controller === undefined) this.#o.res.write(out);
+      else this.#write(controller, out);
+    }
   }
 
   #write(controller: Dispatcher.DispatchController, chunk: Buffer | string): void {
@@ -771,6 +812,44 @@ function redactHeaders(headers: Record<string, string | string[] | undefined>, x
     if (typeof value === 'string') headers[name] = redactor.maskText(value);
     else if (Array.isArray(value)) headers[name] = value.map((v) => redactor.maskText(v));
   }
+}
+
+/**
+ * Output pieces joined into as few as possible without copying bytes: consecutive strings
+ * (translated events) into one string, buffers that are adjacent views of one chunk
+ * (consecutive forwarded events) into one view. Every piece holds whole events.
+ */
+export function joinOutput(parts: readonly (Buffer | string)[]): (Buffer | string)[] {
+  const out: (Buffer | string)[] = [];
+  let texts: string[] = [];
+  let run: Buffer | undefined;
+  let runEnd = 0;
+  const endRun = () => {
+    if (run === undefined) return;
+    out.push(runEnd === run.length ? run : Buffer.from(run.buffer, run.byteOffset, runEnd));
+    run = undefined;
+  };
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      endRun();
+      texts.push(part);
+      continue;
+    }
+    if (texts.length > 0) {
+      out.push(texts.join(''));
+      texts = [];
+    }
+    if (run?.buffer === part.buffer && run.byteOffset + runEnd === part.byteOffset) {
+      runEnd += part.length;
+    } else {
+      endRun();
+      run = part;
+      runEnd = part.length;
+    }
+  }
+  endRun();
+  if (texts.length > 0) out.push(texts.join(''));
+  return out;
 }
 
 function concat(parts: readonly (Buffer | string)[]): Buffer {

@@ -7,7 +7,7 @@
  * (exchange/attempt.ts) then runs it. Envoy AI Gateway's per-backend translator is the model.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CompiledTarget, CompiledUpstream } from '../../policy/snapshot.ts';
+import type { CompiledTarget, CompiledUpstream } from '../../snapshot/snapshot.ts';
 import { joinPath, originOf } from '../providers/base-url.ts';
 import { planCrossFormat, type AnswerConversion } from '../providers/cross-format.ts';
 import { familyOf, wireApiOf, type WireApi } from '../providers/wire-api.ts';

@@ -9,6 +9,7 @@
  */
 export class SecretRedactor {
   readonly #secret: Buffer;
+  readonly #secretText: string;
   readonly #mask: Buffer;
   /** The key with any character JSON-escaped (undefined for a key that is not printable ASCII). */
   readonly #escaped: RegExp | undefined;
@@ -19,6 +20,7 @@ export class SecretRedactor {
 
   constructor(secret: string) {
     this.#secret = Buffer.from(secret);
+    this.#secretText = secret;
     this.#mask = Buffer.alloc(this.#secret.length, '*');
     this.#escaped = escapedForm(secret);
     this.#longest = this.#escaped === undefined ? this.#secret.length : secret.length * 6;
@@ -43,7 +45,7 @@ export class SecretRedactor {
 
   /** A header value or translated text: masked. */
   maskText(value: string): string {
-    const secret = this.#secret.toString();
+    const secret = this.#secretText;
     const plain = value.includes(secret)
       ? value.split(secret).join('*'.repeat(secret.length))
       : value;

@@ -4,7 +4,7 @@
  * by chunk. Only chat requests translate; a request that cannot be served faithfully skips the
  * target with the translator's reason.
  */
-import type { CompiledUpstream } from '../../policy/snapshot.ts';
+import type { CompiledUpstream } from '../../snapshot/snapshot.ts';
 import { parseJsonObject } from '../../shared/json-object.ts';
 import type { ClientRequest } from '../request/client-request.ts';
 import type { SseEvent } from '../sse/sse-reader.ts';
@@ -27,6 +27,11 @@ export interface EventTranslator {
   push(event: SseEvent): string;
   /** True once the translated stream is over (terminator or error sent). */
   readonly finished: boolean;
+  /**
+   * True when the upstream's terminator came before its answer was whole (an OpenAI stream
+   * without a finish_reason): nothing was sent for it, and the stream is interrupted, not over.
+   */
+  readonly cutShort: boolean;
 }
 
 /** How a target's answer in another API becomes the app's. */

@@ -4,7 +4,7 @@
  * stand in for it.
  */
 import type { EndpointClass } from '../../policy/policy-schema.ts';
-import type { CompiledUpstream } from '../../policy/snapshot.ts';
+import type { CompiledUpstream } from '../../snapshot/snapshot.ts';
 
 export type WireApi = 'openai-chat' | 'openai-responses' | 'anthropic-messages';
 

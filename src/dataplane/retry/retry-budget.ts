@@ -3,7 +3,7 @@
  * a provider brown-out, when every request wants a retry, never multiplies the load on it.
  * `minRetries` keeps retries possible at low traffic, where a percentage rounds down to nothing.
  */
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import type { Clock } from '../../shared/clock.ts';
 
 /** The budget settings of `spec.retry.budget`, compiled. */

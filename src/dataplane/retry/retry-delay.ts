@@ -5,7 +5,7 @@
  * a cap beyond which moving down the chain beats sleeping, and only while the budget allows.
  * The caller ensures nothing has reached the app yet. Pure: randomness and budget are passed in.
  */
-import type { PolicySnapshot } from '../../policy/snapshot.ts';
+import type { PolicySnapshot } from '../../snapshot/snapshot.ts';
 import { backoffCeilingMs, fullJitterMs } from '../../shared/backoff.ts';
 import type { FailureReason } from '../classify-outcome.ts';
 

@@ -19,8 +19,8 @@ import {
   STREAM_EVENTS,
   type Ack,
   type SnapshotMessage,
-} from '../../../src/policy/sidecar-protocol.ts';
-import { PolicySnapshotSchema, type PolicySnapshot } from '../../../src/policy/snapshot.ts';
+} from '../../../src/snapshot/sidecar-protocol.ts';
+import { PolicySnapshotSchema, type PolicySnapshot } from '../../../src/snapshot/snapshot.ts';
 import { systemClock } from '../../../src/shared/clock.ts';
 import { createLogger } from '../../../src/shared/create-logger.ts';
 import type { Timers } from '../../../src/shared/timers.ts';

@@ -4,6 +4,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_TRANSLATED_BODY_BYTES } from '../../../src/dataplane/exchange/attempt.ts';
 import { startFakeProvider, type FakeProvider } from '../../support/fake-provider.ts';
 import { startSidecar, type RunningSidecar } from '../../support/sidecar-harness.ts';
 
@@ -229,11 +230,81 @@ describe('OpenAI app, OpenAI down, answered by Anthropic', () => {
     expect(error.message).toContain('fake anthropic error 400');
     expect(error.headers?.get('x-aicb-upstream')).toBe('anthropic');
   });
+
+  it("answers an answer too large to translate with the sidecar's own error, not charging the target", async () => {
+    // A healthy Claude answer just over the 32 MiB the sidecar holds to convert a body whole.
+    const text = 'x'.repeat(MAX_TRANSLATED_BODY_BYTES + 1024);
+    const message = `{"id":"msg_big","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"${text}"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}`;
+    an.queue({
+      type: 'raw',
+      headers: { 'content-type': 'application/json' },
+      chunks: [Buffer.from(message)],
+    });
+    const error = (await openaiClient()
+      .chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(error.status).toBe(502);
+    expect(error.code).toBe('AICB_ANSWER_TOO_LARGE');
+    expect(error.message).toMatch(/32 MiB/);
+    expect(error.headers?.get('x-should-retry')).toBe('false');
+    expect(error.headers?.get('x-aicb-attempts')).toBe('openai:503,anthropic:answer_too_large');
+    const metrics = await sc.metricsText();
+    expect(metrics).not.toMatch(/circuit_breaker_failures_total\{provider="anthropic"/);
+    expect(metrics).toContain(
+      'aicb_upstream_duration_seconds_count{provider="anthropic",endpoint="chat",outcome="ignored"} 1',
+    );
+  });
+
+  it('streams a tool-call answer without an empty content, so the final message has content null', async () => {
+    an.setDefault({ type: 'tool', name: 'get_weather', input: { city: 'Paris' } });
+    const stream = openaiClient().chat.completions.stream({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Weather in Paris?' }],
+      tools: [weatherTool],
+    });
+    const contents: unknown[] = [];
+    stream.on('chunk', (chunk) => {
+      const delta = chunk.choices[0]?.delta;
+      if (delta !== undefined && 'content' in delta) contents.push(delta.content);
+    });
+    const final = await stream.finalChatCompletion();
+    expect(contents).toEqual([]);
+    expect(final.choices[0]?.message.content).toBeNull();
+    expect(final.choices[0]?.message.tool_calls).toHaveLength(1);
+  });
 });
 
 describe('Anthropic app, Anthropic down, answered by OpenAI', () => {
   beforeEach(() => {
     an.setDefault({ type: 'status', status: 529 });
+  });
+
+  it('ends an OpenAI stream without a finish_reason as interrupted, never as end_turn', async () => {
+    const chunk = (delta: Record<string, unknown>) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    oa.queue({
+      type: 'raw',
+      chunks: [
+        chunk({ role: 'assistant', content: '' }),
+        chunk({ content: 'half an ans' }),
+        'data: [DONE]\n\n',
+      ],
+    });
+    const stream = anthropicClient().messages.stream({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    let text = '';
+    stream.on('text', (delta) => {
+      text += delta;
+    });
+    await expect(stream.finalMessage()).rejects.toThrow(/AICB_STREAM_INTERRUPTED|finish reason/);
+    expect(text).toBe('half an ans');
+    expect(await sc.metricsText()).toContain(
+      'circuit_breaker_failures_total{provider="openai",endpoint="chat",reason="stream_error"} 1',
+    );
   });
 
   it('returns an Anthropic message built from the OpenAI answer', async () => {

@@ -73,6 +73,10 @@ const ping = 'event: ping\ndata: {"type": "ping"}\n\n';
 const EMPTY_STREAMS: readonly [string, readonly string[]][] = [
   ['an empty body', []],
   ['only keep-alive comments', [': keepalive\n\n', ': keepalive\n\n']],
+  [
+    'only a chunk without choices',
+    ['data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}\n\n'],
+  ],
 ];
 
 async function failures(provider: string): Promise<string | undefined> {

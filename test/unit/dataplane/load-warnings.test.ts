@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadWarnings } from '../../../src/dataplane/load-warnings.ts';
-import { compilePolicy } from '../../../src/policy/compile-snapshot.ts';
-import type { CredentialRef } from '../../../src/policy/snapshot.ts';
+import { compilePolicy } from '../../../src/snapshot/compile-snapshot.ts';
+import type { CredentialRef } from '../../../src/snapshot/snapshot.ts';
 import { validatePolicy } from '../../../src/policy/validate-policy.ts';
 
 function snapshot(spec: Record<string, unknown>) {

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ControllerMetrics } from '../../../src/controlplane/controller-metrics.ts';
 import { SidecarMetrics } from '../../../src/dataplane/sidecar-metrics.ts';
-import { compilePolicy } from '../../../src/policy/compile-snapshot.ts';
-import { policyWarnings } from '../../../src/policy/policy-warnings.ts';
+import { compilePolicy } from '../../../src/snapshot/compile-snapshot.ts';
+import { policyWarnings } from '../../../src/snapshot/policy-warnings.ts';
 import { validatePolicy } from '../../../src/policy/validate-policy.ts';
 import { REPO_ROOT } from '../../support/fixtures.ts';
 

@@ -10,7 +10,7 @@ import { originOf } from '../../../src/dataplane/providers/base-url.ts';
 import { wireApiOf } from '../../../src/dataplane/providers/wire-api.ts';
 import { ClientRequest } from '../../../src/dataplane/request/client-request.ts';
 import { endpointOf } from '../../../src/dataplane/request/route.ts';
-import type { CompiledTarget, CompiledUpstream } from '../../../src/policy/snapshot.ts';
+import type { CompiledTarget, CompiledUpstream } from '../../../src/snapshot/snapshot.ts';
 
 function upstream(
   over: Partial<CompiledUpstream> & Pick<CompiledUpstream, 'name' | 'provider'>,

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePolicyDocuments } from '../../../src/policy/parse-policy-documents.ts';
-import {
-  formatFieldPath,
-  formatProblems,
-  validatePolicy,
-} from '../../../src/policy/validate-policy.ts';
+import { formatProblems, validatePolicy } from '../../../src/policy/validate-policy.ts';
+import { formatFieldPath } from '../../../src/policy/field-path.ts';
 
 const base = {
   apiVersion: 'aicircuit.io/v1alpha1',

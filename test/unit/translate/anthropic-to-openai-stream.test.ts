@@ -41,7 +41,7 @@ function chunk(
 
 /** The chunks OpenAI itself would stream for the recorded answer. */
 const expectedChunks: ChatCompletionChunk[] = [
-  chunk({ role: 'assistant', content: '' }),
+  chunk({ role: 'assistant' }),
   chunk({ content: 'Okay, let me check the ' }),
   chunk({ content: 'weather in Zürich 🌦' }),
   chunk({
@@ -206,5 +206,71 @@ describe('AnthropicToOpenaiStream', () => {
       '"error"',
     );
     expect(stream.finished).toBe(true);
+  });
+});
+
+describe('AnthropicToOpenaiStream text deltas (the template path)', () => {
+  const start = {
+    event: 'message_start',
+    data: JSON.stringify({
+      type: 'message_start',
+      message: { id: 'msg_1', model: 'claude-sonnet-4-6', usage: { input_tokens: 3 } },
+    }),
+  };
+  /** Anthropic's own layout (the template path) and the same event with its keys reordered. */
+  const layouts = (text: string, index = '0') => ({
+    fast: `{"type":"content_block_delta","index":${index},"delta":{"type":"text_delta","text":${JSON.stringify(text)}}}`,
+    full: `{"index":${index},"delta":{"text":${JSON.stringify(text)},"type":"text_delta"},"type":"content_block_delta"}`,
+  });
+  const through = (data: string, includeUsage: boolean) => {
+    const stream = new AnthropicToOpenaiStream({ includeUsage, created: CREATED });
+    return stream.push(start) + stream.push({ event: 'content_block_delta', data });
+  };
+  const texts = [
+    'word ',
+    '',
+    'Zürich 🌦 — 東京',
+    'quote " backslash \\ slash / tab \t newline \n cr \r',
+    'control \u0001 \u001f and \u2028 \u2029',
+    '{"not":"json inside"}',
+    '"}}',
+    'x'.repeat(100_000),
+  ];
+
+  it.each(texts.map((t) => [t.slice(0, 40), t]))(
+    'writes exactly what the full translation writes: %j',
+    (_label, text) => {
+      for (const includeUsage of [false, true]) {
+        const { fast, full } = layouts(text);
+        expect(through(fast, includeUsage)).toBe(through(full, includeUsage));
+      }
+    },
+  );
+
+  it('keeps escapes another encoder wrote, which decode to the same text', () => {
+    const data =
+      '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"caf\\u00e9 \\/ ok"}}';
+    const text = through(data, false);
+    // The literal is passed on as written (the template path), and means the same text.
+    expect(text).toContain('"delta":{"content":"caf\\u00e9 \\/ ok"}');
+    expect(accumulateOpenai(text).content).toBe('café / ok');
+  });
+
+  it.each([
+    ['a backslash that escapes the closing quote', '"abc\\"}}'],
+    ['a raw control character', '"a\u0001b"}}'],
+    ['a bad \\u escape', '"\\u12G4"}}'],
+    ['an unknown escape', '"\\x41"}}'],
+    ['an unescaped quote', '"a"b"}}'],
+  ])('treats %s as the full parse does (an unreadable event ends the stream)', (_label, tail) => {
+    const data = `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":${tail}`;
+    const out = through(data, false);
+    expect(out).toContain('"error"');
+    expect(out).not.toContain('"content":"a');
+  });
+
+  it('takes a leading-zero index as the full parse does', () => {
+    const { fast } = layouts('hi', '01');
+    expect(through(fast, false)).toContain('"error"');
   });
 });

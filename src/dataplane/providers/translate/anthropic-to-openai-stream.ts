@@ -5,7 +5,8 @@
  *
  * | Anthropic event                        | OpenAI output                                       |
  * | -------------------------------------- | --------------------------------------------------- |
- * | message_start                          | first chunk: delta {role: assistant, content: ""}   |
+ * | message_start                          | first chunk: delta {role: assistant} (no content:   |
+ * |                                        | a tool-call answer keeps content null)              |
  * | content_block_start text               | its text, if any, as a content delta                |
  * | content_block_start tool_use           | tool_calls delta {index, id, type, function.name}   |
  * | content_block_delta text_delta         | content delta                                       |
@@ -49,6 +50,26 @@ export interface AnthropicToOpenaiStreamOptions {
   readonly idPrefix?: string;
 }
 
+/**
+ * A text delta as Anthropic writes it, `{"type":"content_block_delta","index":N,"delta":
+ * {"type":"text_delta","text":"…"}}`: most events of a stream. Its text is already a JSON
+ * string literal, so the chunk for it is a template around that literal, without parsing the
+ * event or serializing the chunk. Anything else (other key order, spaces) takes the full path.
+ */
+// The text is a JSON string: no raw quote or control character, only JSON's escapes; the index
+// a JSON integer. (Control characters are what the class must exclude: a raw one is not JSON.)
+const TEXT_DELTA =
+  // eslint-disable-next-line no-control-regex
+  /^\{"type":"content_block_delta","index":(?:0|[1-9][0-9]{0,8}),"delta":\{"type":"text_delta","text":("(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*")\}\}$/;
+/** Longer events take the full path (the pattern's backtracking stack grows with the text). */
+const MAX_TEXT_DELTA_CHARS = 64 * 1024;
+
+/** The JSON string literal (quotes included) of a text delta's text; undefined if not one. */
+export function textDeltaLiteral(data: string): string | undefined {
+  if (data.length > MAX_TEXT_DELTA_CHARS) return undefined;
+  return TEXT_DELTA.exec(data)?.[1];
+}
+
 interface ToolBlock {
   readonly toolIndex: number;
   readonly input: unknown;
@@ -70,6 +91,9 @@ export class AnthropicToOpenaiStream {
   /** Anthropic block index → the tool call it streams. */
   readonly #tools = new Map<number, ToolBlock>();
   #toolCount = 0;
+  /** The text of every content chunk up to its delta: fixed once message_start is read. */
+  #contentHead: string | undefined;
+  #contentTail = '';
 
   constructor(options: AnthropicToOpenaiStreamOptions) {
     this.#includeUsage = options.includeUsage;
@@ -82,9 +106,14 @@ export class AnthropicToOpenaiStream {
     return this.#finished;
   }
 
+  /** Never: message_delta always carries Anthropic's stop reason before message_stop. */
+  readonly cutShort = false;
+
   /** The OpenAI SSE text for one Anthropic event (often empty). */
   push(event: SseEvent): string {
     if (this.#finished) return '';
+    const literal = textDeltaLiteral(event.data);
+    if (literal !== undefined) return this.#textDelta(literal);
     const data = parseJsonObject(event.data);
     if (data === undefined) return this.#fail('the upstream sent an unreadable stream event');
     const type = typeof data.type === 'string' ? data.type : event.event;
@@ -111,7 +140,25 @@ export class AnthropicToOpenaiStream {
     }
   }
 
+  /** A text delta from its JSON string literal: the chunk #chunk would write, by template. */
+  #textDelta(literal: string): string {
+    if (literal === '""') return '';
+    if (this.#contentHead === undefined) {
+      // The same fields, in the same order, as #chunk's object.
+      const head = JSON.stringify({
+        id: this.#id,
+        object: 'chat.completion.chunk',
+        created: this.#created,
+        model: this.#model,
+      });
+      this.#contentHead = `data: ${head.slice(0, -1)},"choices":[{"index":0,"delta":{"content":`;
+      this.#contentTail = `},"logprobs":null,"finish_reason":null}]${this.#includeUsage ? ',"usage":null' : ''}}\n\n`;
+    }
+    return this.#start() + this.#contentHead + literal + this.#contentTail;
+  }
+
   #onMessageStart(message: unknown): string {
+    this.#contentHead = undefined;
     if (isJsonObject(message)) {
       if (typeof message.id === 'string') this.#id = this.#idPrefix + message.id;
       if (typeof message.model === 'string') this.#model = message.model;
@@ -226,7 +273,7 @@ export class AnthropicToOpenaiStream {
   #start(): string {
     if (this.#started) return '';
     this.#started = true;
-    return this.#chunk({ role: 'assistant', content: '' }, null);
+    return this.#chunk({ role: 'assistant' }, null);
   }
 
   #finish(reason: OpenaiFinishReason): string {

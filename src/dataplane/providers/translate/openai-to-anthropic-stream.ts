@@ -15,7 +15,8 @@
  * | usage chunk (choices: [])     | kept; message_delta (stop_reason + usage) goes   |
  * |                               | out once both the finish and the usage are known |
  * | [DONE]                        | message_delta if not sent yet (usage unknown:    |
- * |                               | output_tokens 0), then message_stop              |
+ * |                               | output_tokens 0), then message_stop; without a   |
+ * |                               | finish_reason nothing: the stream is cut short   |
  * | `{"error": …}`                | `event: error`, and the stream ends              |
  *
  * Chunks without choices or usage (Azure's opening prompt_filter_results chunk) carry nothing to
@@ -58,6 +59,7 @@ const UNKNOWN_USAGE: AnthropicDeltaUsage = {
 export class OpenaiToAnthropicStream {
   #started = false;
   #finished = false;
+  #cutShort = false;
   #nextBlock = 0;
   #open: OpenBlock | undefined;
   /** OpenAI tool call indexes already given a block. */
@@ -70,6 +72,14 @@ export class OpenaiToAnthropicStream {
   /** True once message_stop or an error went out: later chunks are ignored. */
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /**
+   * True when [DONE] came without a finish_reason: the answer did not end, so it is not
+   * presented as `end_turn` (the caller ends the stream as interrupted).
+   */
+  get cutShort(): boolean {
+    return this.#cutShort;
   }
 
   /** The Anthropic SSE text for one OpenAI data line (a chunk or `[DONE]`; often empty). */
@@ -112,14 +122,21 @@ export class OpenaiToAnthropicStream {
       }
     }
     if (usage !== undefined) this.#usage = usage;
-    if (this.#stopReason !== undefined && this.#usage !== undefined) out += this.#messageDelta();
+    if (this.#stopReason !== undefined && this.#usage !== undefined)
+      out += this.#messageDelta(this.#stopReason);
     return out;
   }
 
   #onDone(): string {
-    let out = this.#start({}) + this.#closeOpen() + this.#messageDelta();
-    out += event('message_stop', { type: 'message_stop' });
+    const stopReason = this.#stopReason;
     this.#finished = true;
+    if (stopReason === undefined) {
+      // No finish_reason: the answer did not end, whatever [DONE] says; never an end_turn.
+      this.#cutShort = true;
+      return '';
+    }
+    let out = this.#start({}) + this.#closeOpen() + this.#messageDelta(stopReason);
+    out += event('message_stop', { type: 'message_stop' });
     return out;
   }
 
@@ -210,13 +227,13 @@ export class OpenaiToAnthropicStream {
     return event('content_block_stop', { type: 'content_block_stop', index: open.index });
   }
 
-  #messageDelta(): string {
+  #messageDelta(stopReason: AnthropicStopReason): string {
     if (this.#deltaSent) return '';
     this.#deltaSent = true;
     return event('message_delta', {
       type: 'message_delta',
       delta: {
-        stop_reason: this.#stopReason ?? 'end_turn',
+        stop_reason: stopReason,
         stop_sequence: null,
         stop_details: null,
         container: null,

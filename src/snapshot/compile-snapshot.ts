@@ -3,9 +3,9 @@
  * deterministic: the same policy (and secret values) always yields the same snapshot and hash.
  */
 import type { BreakerConfig } from '../breaker/breaker-config.ts';
-import { contentHash } from './content-hash.ts';
-import { DEFAULT_PRICING } from './default-pricing.ts';
-import { parseDurationMs } from './duration.ts';
+import { contentHash } from '../shared/content-hash.ts';
+import { DEFAULT_PRICING } from '../policy/default-pricing.ts';
+import { parseDurationMs } from '../policy/duration.ts';
 import {
   ENDPOINT_CLASSES,
   type AICircuitPolicy,
@@ -14,7 +14,7 @@ import {
   type EndpointBreakerSpec,
   type EndpointClass,
   type UpstreamSpec,
-} from './policy-schema.ts';
+} from '../policy/policy-schema.ts';
 import {
   SNAPSHOT_SCHEMA_VERSION,
   type CompiledUpstream,

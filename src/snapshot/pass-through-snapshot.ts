@@ -14,8 +14,8 @@
  * A pure function of the snapshot in force, so the sidecar can derive it whenever the controller
  * says "released", also after a controller restart.
  */
-import { contentHash } from './content-hash.ts';
-import { DEFAULT_MAX_CONNECTIONS } from './policy-schema.ts';
+import { contentHash } from '../shared/content-hash.ts';
+import { DEFAULT_MAX_CONNECTIONS } from '../policy/schema/vocabulary.ts';
 import type { PolicySnapshot } from './snapshot.ts';
 
 /** The OpenAI and Anthropic SDKs' default request timeout. */

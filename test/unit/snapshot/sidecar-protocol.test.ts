@@ -8,7 +8,7 @@ import {
   STREAM_EVENTS,
   STREAM_HEARTBEAT,
   encodeStreamEvent,
-} from '../../../src/policy/sidecar-protocol.ts';
+} from '../../../src/snapshot/sidecar-protocol.ts';
 
 describe('controller -> sidecar stream', () => {
   it('carries each event under its name with a message the schema accepts; heartbeats are silent', () => {

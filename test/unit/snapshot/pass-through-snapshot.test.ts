@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy } from '../../../src/policy/compile-snapshot.ts';
-import { passThroughSnapshot } from '../../../src/policy/pass-through-snapshot.ts';
-import { PolicySnapshotSchema } from '../../../src/policy/snapshot.ts';
+import { compilePolicy } from '../../../src/snapshot/compile-snapshot.ts';
+import { passThroughSnapshot } from '../../../src/snapshot/pass-through-snapshot.ts';
+import { PolicySnapshotSchema } from '../../../src/snapshot/snapshot.ts';
 import { validatePolicy } from '../../../src/policy/validate-policy.ts';
 
 function governed() {

@@ -7,7 +7,12 @@
  */
 import { z } from 'zod';
 import type { BreakerConfig } from '../breaker/breaker-config.ts';
-import { ALERT_EVENTS, ENDPOINT_CLASSES, PROVIDERS, RETRY_ON } from './policy-schema.ts';
+import {
+  ALERT_EVENTS,
+  ENDPOINT_CLASSES,
+  PROVIDERS,
+  RETRY_ON,
+} from '../policy/schema/vocabulary.ts';
 
 /** Bumped on any incompatible change; a sidecar refuses snapshots of another version. */
 export const SNAPSHOT_SCHEMA_VERSION = 1;

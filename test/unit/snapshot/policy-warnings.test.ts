@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy } from '../../../src/policy/compile-snapshot.ts';
+import { compilePolicy } from '../../../src/snapshot/compile-snapshot.ts';
 import { MODEL_RETIREMENTS } from '../../../src/policy/default-pricing.ts';
-import { policyWarnings } from '../../../src/policy/policy-warnings.ts';
+import { policyWarnings } from '../../../src/snapshot/policy-warnings.ts';
 import { validatePolicy } from '../../../src/policy/validate-policy.ts';
 
 function snapshot(spec: Record<string, unknown>) {

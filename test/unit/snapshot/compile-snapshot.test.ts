@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy } from '../../../src/policy/compile-snapshot.ts';
+import { compilePolicy } from '../../../src/snapshot/compile-snapshot.ts';
 import { parsePolicyDocuments } from '../../../src/policy/parse-policy-documents.ts';
 import type { AICircuitPolicy } from '../../../src/policy/policy-schema.ts';
-import { PolicySnapshotSchema } from '../../../src/policy/snapshot.ts';
+import { PolicySnapshotSchema } from '../../../src/snapshot/snapshot.ts';
 import { validatePolicy } from '../../../src/policy/validate-policy.ts';
 import { loadFixtures } from '../../support/fixtures.ts';
 

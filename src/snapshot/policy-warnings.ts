@@ -6,9 +6,9 @@
  * `aicb validate` prints these as warnings and the sidecar logs them on every load. Pure: the
  * caller passes the time.
  */
-import { isRetired, modelRetirement } from './default-pricing.ts';
+import { isRetired, modelRetirement } from '../policy/default-pricing.ts';
 import type { CredentialRef, PolicySnapshot } from './snapshot.ts';
-import type { PolicyProblem } from './validate-policy.ts';
+import type { PolicyProblem } from '../policy/validate-policy.ts';
 
 /** A warning reads like a problem: a field path (or location) and a message. */
 export type PolicyWarning = PolicyProblem;
