@@ -22,7 +22,7 @@ export class SecretRedactor {
     this.#secret = Buffer.from(secret);
     this.#secretText = secret;
     this.#mask = Buffer.alloc(this.#secret.length, '*');
-    this.#escaped = escapedForm(secret);
+    this.#escaped = cachedEscapedForm(secret);
     this.#longest = this.#escaped === undefined ? this.#secret.length : secret.length * 6;
   }
 
@@ -78,6 +78,23 @@ function stars(match: string): string {
 /** Whether bytes hold a JSON escape that could spell a key character (`\u`, `\/`). */
 function mayBeEscaped(bytes: Buffer): boolean {
   return bytes.indexOf('\\u') !== -1 || bytes.indexOf('\\/') !== -1;
+}
+
+/**
+ * The pattern of each key, built once: a redactor is made per call to a target with its own
+ * key, and building the pattern cost about 3% of the sidecar's CPU on a stream. Keys come from
+ * the policy, so there are few; the cache is emptied if it ever holds many. (A global RegExp is
+ * safe to share here: String.prototype.replace starts it from 0.)
+ */
+const ESCAPED_FORMS = new Map<string, RegExp | undefined>();
+const MAX_CACHED_FORMS = 256;
+
+function cachedEscapedForm(secret: string): RegExp | undefined {
+  if (ESCAPED_FORMS.has(secret)) return ESCAPED_FORMS.get(secret);
+  if (ESCAPED_FORMS.size >= MAX_CACHED_FORMS) ESCAPED_FORMS.clear();
+  const form = escapedForm(secret);
+  ESCAPED_FORMS.set(secret, form);
+  return form;
 }
 
 /** Matches the key with each character as itself or JSON-escaped (`\u002d`, `\u002D`, `\/`). */
