@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import {
   buildSidecar,
   DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_BUFFERED_BODY_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
 } from '../dataplane/build-sidecar.ts';
 import { systemClock } from '../shared/clock.ts';
 import { createLogger } from '../shared/create-logger.ts';
@@ -33,6 +35,10 @@ export const SIDECAR_USAGE = `Usage: aicb sidecar --config FILE [options]       
                          (default ${DEFAULT_MAX_BUFFERED_BODY_BYTES}; 503 AICB_OVERLOADED above)
   --body-timeout MS      longest wait for the next bytes of a request body
                          (default ${DEFAULT_BODY_TIMEOUT_MS}; 408 AICB_BODY_TIMEOUT after)
+  --headers-timeout MS   longest wait for a request's headers
+                         (default ${DEFAULT_HEADERS_TIMEOUT_MS}; 408 AICB_REQUEST_TIMEOUT after)
+  --request-timeout MS   longest wait for a whole request, body included; never bounds the answer
+                         (default ${DEFAULT_REQUEST_TIMEOUT_MS}; 408 AICB_REQUEST_TIMEOUT after)
   --log-level LEVEL      trace, debug, info, warn, error (default info, env AICB_LOG_LEVEL)
 `;
 
@@ -64,6 +70,8 @@ export async function runSidecar(
         'max-body-bytes': { type: 'string' },
         'max-buffered-body-bytes': { type: 'string' },
         'body-timeout': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -105,7 +113,30 @@ export async function runSidecar(
     'body-timeout',
     io,
   );
+  const headersTimeoutMs = integer(
+    values['headers-timeout'],
+    DEFAULT_HEADERS_TIMEOUT_MS,
+    'headers-timeout',
+    io,
+  );
+  const requestTimeoutMs = integer(
+    values['request-timeout'],
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    'request-timeout',
+    io,
+  );
   if (
+    headersTimeoutMs !== undefined &&
+    requestTimeoutMs !== undefined &&
+    requestTimeoutMs > 0 &&
+    (headersTimeoutMs === 0 || headersTimeoutMs > requestTimeoutMs)
+  ) {
+    io.err('aicb sidecar: --headers-timeout must be between 1 and --request-timeout\n');
+    return 2;
+  }
+  if (
+    headersTimeoutMs === undefined ||
+    requestTimeoutMs === undefined ||
     port === undefined ||
     adminPort === undefined ||
     maxBodyBytes === undefined ||
@@ -128,6 +159,8 @@ export async function runSidecar(
     maxBodyBytes,
     maxBufferedBodyBytes,
     bodyTimeoutMs,
+    headersTimeoutMs,
+    requestTimeoutMs,
     // In a cluster the controller alerts once per policy transition, not each sidecar.
     alerting: config !== undefined,
     instanceId: env.POD_NAME ?? hostname(),

@@ -17,7 +17,13 @@ import { Emitter } from '../shared/emitter.ts';
 import { CircuitAlerts } from './circuit-alerts.ts';
 import { circuitHealth } from './circuit-health.ts';
 import { createAdminServer } from './proxy/admin-server.ts';
-import { createProxyServer, listener, type Listener } from './proxy/http-server.ts';
+import {
+  createProxyServer,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  listener,
+  type Listener,
+} from './proxy/http-server.ts';
 import { BodyBudget } from './request/body-budget.ts';
 import { loadWarnings } from './load-warnings.ts';
 import { observeCircuits } from './observe-circuits.ts';
@@ -35,6 +41,10 @@ export interface SidecarOptions {
   readonly maxBufferedBodyBytes?: number;
   /** Longest wait for the next bytes of a request body (408 above). Default 15 s. */
   readonly bodyTimeoutMs?: number;
+  /** Request headers must arrive within this (408 AICB_REQUEST_TIMEOUT). Default 30 s. */
+  readonly headersTimeoutMs?: number;
+  /** The whole request must arrive within this (408 AICB_REQUEST_TIMEOUT). Default 300 s. */
+  readonly requestTimeoutMs?: number;
   readonly collectProcessMetrics?: boolean;
   /**
    * Whether this sidecar sends alerts itself (standalone mode). In a cluster the controller
@@ -88,6 +98,7 @@ export interface Sidecar {
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_MAX_BUFFERED_BODY_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 15_000;
+export { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS };
 const SWEEP_INTERVAL_MS = 60_000;
 
 export function buildSidecar(options: SidecarOptions): Sidecar {
@@ -127,7 +138,12 @@ export function buildSidecar(options: SidecarOptions): Sidecar {
       allTargetsOpen.emit({ upstream, endpoint, attempts });
     },
   };
-  const proxy = listener(createProxyServer(ctx, logger));
+  const proxy = listener(
+    createProxyServer(ctx, logger, {
+      headersMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+      requestMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    }),
+  );
 
   const admin = listener(
     createAdminServer(

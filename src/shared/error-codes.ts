@@ -193,6 +193,33 @@ export const ERROR_CODES = {
       why: 'the app stopped sending its body; the SDK would send it the same way again',
     },
   },
+  AICB_REQUEST_TIMEOUT: {
+    raisedBy: 'sidecar',
+    http: {
+      status: 408,
+      openaiType: 'invalid_request_error',
+      anthropicType: 'invalid_request_error',
+    },
+    meaning:
+      'The request headers did not arrive within `--headers-timeout` (30 s), or the whole request within `--request-timeout` (300 s); the connection is closed.',
+    whatToDo: 'Check the client or network; nothing was forwarded.',
+    retry: {
+      retry: false,
+      why: 'the app stopped sending its request; the SDK would send it the same way again',
+    },
+  },
+  AICB_MALFORMED_HTTP: {
+    raisedBy: 'sidecar',
+    http: {
+      status: 400,
+      openaiType: 'invalid_request_error',
+      anthropicType: 'invalid_request_error',
+    },
+    meaning:
+      'The request is not valid HTTP/1.1 (bad framing, conflicting lengths, bare CR or LF in a header), or its headers are too large (431); the connection is closed.',
+    whatToDo: 'Fix the client; nothing was forwarded.',
+    retry: { retry: false, why: 'the same bytes would be refused again' },
+  },
   AICB_OVERLOADED: {
     raisedBy: 'sidecar',
     http: { status: 503, openaiType: 'server_error', anthropicType: 'overloaded_error' },

@@ -45,6 +45,8 @@ export async function startSidecar(
     maxBodyBytes?: number;
     maxBufferedBodyBytes?: number;
     bodyTimeoutMs?: number;
+    headersTimeoutMs?: number;
+    requestTimeoutMs?: number;
     logLevel?: string;
     /** Breaker and timing on the real clock (for measured durations) instead of a ManualClock. */
     realClock?: boolean;
@@ -74,6 +76,12 @@ export async function startSidecar(
       ? {}
       : { maxBufferedBodyBytes: options.maxBufferedBodyBytes }),
     ...(options.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: options.bodyTimeoutMs }),
+    ...(options.headersTimeoutMs === undefined
+      ? {}
+      : { headersTimeoutMs: options.headersTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   secrets = () => sidecar.runtime.secrets();
   const apply = (s: Record<string, unknown>) => {

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { Logger } from '../../shared/create-logger.ts';
 import { createServer } from './node-http.ts';
 import { guessFormat, sendError } from '../respond/response-writer.ts';
+import { answerClientError } from './client-error.ts';
 import { handleRequest, type ProxyContext } from './handle-request.ts';
 
 /** Pending connections the kernel queues for accept (capped by net.core.somaxconn). */
@@ -16,9 +17,38 @@ const LISTEN_BACKLOG = 4096;
 /** Idle keep-alive connections live a little longer than common client pools expect. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-export function createProxyServer(ctx: ProxyContext, logger: Logger): Server {
+/** How long a client may take to send its request; neither bounds the response (streams). */
+export interface ClientTimeouts {
+  /** Headers complete within this (Node's headersTimeout). */
+  readonly headersMs: number;
+  /** The whole request, body included, within this (Node's requestTimeout). */
+  readonly requestMs: number;
+}
+
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
+export function createProxyServer(
+  ctx: ProxyContext,
+  logger: Logger,
+  timeouts: ClientTimeouts = {
+    headersMs: DEFAULT_HEADERS_TIMEOUT_MS,
+    requestMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  },
+): Server {
   const server = createServer(
-    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0 },
+    {
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      // Both must be set: Node's headersTimeout defaults to min(60 s, requestTimeout), so a
+      // requestTimeout of 0 switched it off and a client that sent nothing held its connection
+      // forever. The check runs often enough to hold short test timeouts, and costs nothing idle.
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: Math.min(
+        5_000,
+        Math.max(100, (timeouts.headersMs || 20_000) / 4),
+      ),
+    },
     (req, res) => {
       handleRequest(ctx, req, res).catch((error: unknown) => {
         logger.error({ err: error, url: req.url }, 'request failed inside the sidecar');
@@ -32,9 +62,8 @@ export function createProxyServer(ctx: ProxyContext, logger: Logger): Server {
       });
     },
   );
-  // LLM calls are long; the policy's upstream timeouts bound them, and request bodies are bounded
-  // by read-body.ts, so the server's own request timeout stays off.
-  server.requestTimeout = 0;
+  // Node answers malformed requests and slow clients with empty bodies; ours carry a code.
+  server.on('clientError', answerClientError);
   return server;
 }
 
