@@ -1,6 +1,7 @@
 // Clients that send too slowly or send broken HTTP: the sidecar answers them itself with a JSON
 // error and a stable code, closes the connection, and never calls or charges an upstream. A
 // long streaming answer is not a slow request: the request timeouts never cut it.
+import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeProvider, type FakeProvider } from '../../support/fake-provider.ts';
@@ -43,7 +44,7 @@ async function slowClient(first: string, drip = '', everyMs = 200) {
   }
 }
 
-function closedSoon(socket: import('node:net').Socket): Promise<boolean> {
+function closedSoon(socket: Socket): Promise<boolean> {
   if (socket.destroyed || socket.readableEnded) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => {
