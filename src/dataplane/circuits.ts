@@ -75,18 +75,29 @@ export class Circuits {
   }
 
   /**
-   * Applies a new snapshot: breakers of upstreams that no longer exist are dropped, the others
-   * keep their state and take the new settings, and overrides are re-applied.
+   * Applies a new snapshot: breakers of upstreams that no longer exist, or now have another
+   * provider or base URL, are dropped; the others keep their state and take the new settings, and overrides are re-applied.
    */
   configure(snapshot: PolicySnapshot): void {
     const previous = this.#snapshot;
     this.#snapshot = snapshot;
-    const upstreams = new Set(snapshot.upstreams.map((u) => u.name));
+    // An upstream is "the same" while it has the same provider at the same base URL: a name
+    // pointed somewhere else is a different service, whose health its old circuit says nothing of.
+    const identity = (u: PolicySnapshot['upstreams'][number]) => `${u.provider} ${u.baseURL}`;
+    const upstreams = new Map(snapshot.upstreams.map((u) => [u.name, identity(u)]));
+    const before = new Map(previous?.upstreams.map((u) => [u.name, identity(u)]));
     const keyByChanged =
       previous !== undefined && previous.breaker.keyBy !== snapshot.breaker.keyBy;
     for (const key of this.registry.keys()) {
-      // A new keyBy makes every old key meaningless; a removed upstream takes its circuits along.
-      if (keyByChanged || !upstreams.has(parseKey(key).upstream)) {
+      // A new keyBy makes every old key meaningless; a removed or repointed upstream takes its
+      // circuits along.
+      const { upstream } = parseKey(key);
+      const now = upstreams.get(upstream);
+      if (
+        keyByChanged ||
+        now === undefined ||
+        (before.has(upstream) && before.get(upstream) !== now)
+      ) {
         this.registry.remove(key);
         this.#applied.delete(key);
       }

@@ -220,4 +220,29 @@ describe('breaker on the request path', () => {
     expect((await sc.health()).providers.openai).toBe('closed');
     expect(backup.requests).toHaveLength(6); // each one still fell back
   });
+
+  it('keeps the open circuit of an unchanged upstream on reload, and starts a repointed one fresh', async () => {
+    primary.setDefault({ type: 'status', status: 503 });
+    for (let i = 0; i < 3; i++) await chat();
+    expect((await sc.health()).providers.openai).toBe('open');
+    // A reload that changes something else keeps the outage.
+    sc.apply(spec({ breaker: { failureThreshold: 4, recoveryTimeout: '10s' } }));
+    expect((await sc.health()).providers.openai).toBe('open');
+    // The same name pointed at another service: its old circuit says nothing of the new one.
+    const moved = await startFakeProvider({ api: 'openai' });
+    try {
+      const repointed = spec({ breaker: { failureThreshold: 4, recoveryTimeout: '10s' } });
+      repointed.upstreams = [
+        { name: 'openai', provider: 'openai', baseURL: moved.url },
+        ...(repointed.upstreams as object[]).slice(1),
+      ];
+      sc.apply(repointed);
+      expect((await sc.health()).providers.openai).not.toBe('open');
+      const { response } = await chat();
+      expect(response.headers.get('x-aicb-attempts')).toBe('openai:200');
+      expect(moved.requests).toHaveLength(1);
+    } finally {
+      await moved.close();
+    }
+  });
 });
