@@ -76,7 +76,8 @@ export class Circuits {
 
   /**
    * Applies a new snapshot: breakers of upstreams that no longer exist, or now have another
-   * provider or base URL, are dropped; the others keep their state and take the new settings, and overrides are re-applied.
+   * provider or base URL, are dropped; the others keep their state and take the new settings,
+   * and overrides are re-applied.
    */
   configure(snapshot: PolicySnapshot): void {
     const previous = this.#snapshot;

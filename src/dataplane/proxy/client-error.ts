@@ -7,6 +7,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { errorBody, retryHeaders, statusOf, type SidecarErrorCode } from '../client-errors.ts';
+import { STATUS_CODES } from './node-http.ts';
 
 /** Node's parser and timeout error codes, mapped to our answers. */
 function answerFor(code: string | undefined): {
@@ -54,7 +55,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
     ...retryHeaders(answer.code),
     connection: 'close',
   };
-  let head = `HTTP/1.1 ${String(status)} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n`;
+  let head = `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   socket.end(`${head}\r\n${body}`);
 }

@@ -8,3 +8,6 @@ import type * as Http from 'node:http';
 const http = process.getBuiltinModule('node:http');
 
 export const createServer: typeof Http.createServer = http.createServer;
+
+/** Reason phrases by status code, for answers written on a raw socket. */
+export const STATUS_CODES: typeof Http.STATUS_CODES = http.STATUS_CODES;
